@@ -1,0 +1,1 @@
+"""Bundled configuration data (rotors, media, samples, protocols), installed as exosim.configs."""

@@ -1,0 +1,35 @@
+"""``exosim.simulate``: one call from validated configs to a results Dataset."""
+from __future__ import annotations
+
+import xarray as xr
+
+from .config import Protocol, Sample
+from .device import auto_select
+from .engine import run_protocol
+from .results import particles_dataset, to_dataset
+
+
+def simulate(protocol: Protocol, sample: Sample, n_particles: int = 100_000, seed: int = 0, device=None,
+             max_step: float | None = None, brownian: bool = True, chunk: int = 1 << 20, progress=None,
+             keep_particles: bool = False) -> xr.Dataset:
+    """Simulate ``protocol`` on ``sample`` and return the results Dataset.
+
+    Args:
+        protocol, sample: from ``load_protocol`` / ``load_sample``.
+        n_particles: simulation particles in all (split equally over the populations).
+        seed: 0 .. 2**32 - 1; the same seed gives the same fates on every device and any ``chunk``.
+        device: ``exosim.CPU()``, ``exosim.GPU(id)``; default ``auto_select()``.
+        max_step: longest integration step [s]; default: one step per constant-speed phase (exact integrator).
+        brownian: False switches Brownian motion off (deterministic sedimentation).
+        chunk: particles per kernel launch.
+        progress: callable(step_index, particles_done) called after every chunk.
+        keep_particles: also return per-particle arrays as ``ds.attrs['particles']`` (an xarray.Dataset).
+    """
+    device = device or auto_select()
+    run = run_protocol(protocol, sample, n_particles=n_particles, seed=seed, device=device, max_step=max_step,
+                       brownian=brownian, chunk=chunk, progress=progress)
+    ds = to_dataset(run, record_particles=keep_particles)
+    if keep_particles:
+        ds.attrs["particles_group"] = "particles"
+        ds.encoding["particles"] = particles_dataset(run)
+    return ds

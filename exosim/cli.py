@@ -1,0 +1,197 @@
+"""Command line: ``exosim run``, ``exosim rotors``, ``exosim plot``.
+
+Bad input ends with one line ``error: FILE: FIELD: PROBLEM`` on stderr and exit code 2; nothing is written.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import units
+from .errors import ConfigError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Monte Carlo simulation of extracellular-vesicle isolation protocols.")
+console = Console()
+err_console = Console(stderr=True)
+
+
+class Fail(Exception):
+    """A user error already phrased as one line."""
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def results_table(ds) -> Table:
+    """Rich table: recovery with its Monte Carlo error, product count and step-by-step share, per population."""
+    title = (f"{ds.attrs['protocol']} -- {ds.attrs['sample']} "
+             f"({ds.attrs['n_particles']:,} simulation particles, seed {ds.attrs['seed']}, {ds.attrs['backend']})")
+    t = Table(title=title, title_justify="left")
+    t.add_column("population")
+    t.add_column("input", justify="right")
+    t.add_column("recovery", justify="right")
+    t.add_column("product", justify="right")
+    t.add_column("protein [ug]", justify="right")
+    for pop in ds.population.values:
+        d = ds.sel(population=pop)
+        name = f"{pop} (target)" if int(d.is_target) else str(pop)
+        rec, err = float(d.recovery) * 100, float(d.recovery_stderr) * 100
+        t.add_row(name, f"{float(d.input_count):.3g}", f"{rec:.2f} ± {err:.2f} %", f"{float(d.product_count):.3g}",
+                  f"{float(d.product_count * d.protein_per_particle):.3g}")
+    return t
+
+
+def summary_lines(ds) -> list[str]:
+    ppug, ppug_err = float(ds.particles_per_ug_protein), float(ds.particles_per_ug_protein_stderr)
+    return [
+        f"purity (target among countable particles): {float(ds.purity) * 100:.2f} ± "
+        f"{float(ds.purity_stderr) * 100:.2f} %",
+        f"particles per ug protein: {ppug:.3g} ± {ppug_err:.2g}   (Webber & Clayton 2013: >3e10 high purity, "
+        f"<1.5e9 impure)",
+        f"protein in product: {float(ds.protein_ug):.3g} ug   product volume: "
+        f"{units.fmt(float(ds.product_volume), 'm**3', 'uL')}   time in centrifuge: "
+        f"{units.fmt(float(ds.process_time), 's', 'h')}",
+    ]
+
+
+def steps_table(ds) -> Table:
+    t = Table(title="steps", title_justify="left")
+    for col in ("#", "step", "rotor", "x g (avg)", "rpm", "at speed", "tubes", "runs", "exosome passed on"):
+        t.add_column(col, justify="left" if col in ("step", "rotor") else "right")
+    target = [p for p in ds.population.values if int(ds.is_target.sel(population=p))]
+    for i in ds.step.values:
+        s = ds.sel(step=i)
+        share = ", ".join(f"{float(s.step_recovery.sel(population=p)) * 100:.1f} %" for p in target)
+        t.add_row(str(i), str(s.step_label.values), str(s.step_rotor.values), f"{float(s.step_rcf):,.0f}",
+                  f"{float(s.step_speed):,.0f}", units.fmt(float(s.step_duration), "s", "min"),
+                  str(int(s.step_tubes)), str(int(s.step_runs)), share)
+    t.columns[-1].header = "target passed on"
+    return t
+
+
+@app.command()
+def run(
+    protocol: str = typer.Argument(..., help="protocol YAML file, or the name of a bundled protocol"),
+    sample: str = typer.Option(..., "--sample", "-s", help="sample YAML file, or the name of a bundled sample"),
+    n: int = typer.Option(100_000, "-n", "--particles", help="simulation particles in all"),
+    seed: int = typer.Option(0, "--seed", help="random seed, 0 to 4294967295"),
+    backend: str = typer.Option("auto", "--backend", help="auto, cpu, cuda or cuda:N"),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="results file (.h5); default: none written"),
+    max_step: Optional[float] = typer.Option(None, "--max-step", help="longest integration step [s]"),
+    no_brownian: bool = typer.Option(False, "--no-brownian", help="switch Brownian motion off"),
+    save_particles: bool = typer.Option(False, "--save-particles", help="write per-particle arrays too"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no table, no progress bar"),
+):
+    """Simulate PROTOCOL on a sample: print recovery and purity, write an HDF5/netCDF results file."""
+    from . import config, device as devices, engine, results
+    try:
+        if n < 1:
+            raise Fail(f"-n: must be a positive number of particles, got {n}")
+        if not 0 <= seed <= engine.SEED_MAX:
+            raise Fail(f"--seed: must be from 0 to {engine.SEED_MAX}, got {seed}")
+        if max_step is not None and max_step <= 0:
+            raise Fail(f"--max-step: must be greater than zero seconds, got {max_step}")
+        if out is not None:
+            if out.exists() and out.is_dir():
+                raise Fail(f"{out}: is a folder, not a file name")
+            if out.parent.exists() and not out.parent.is_dir():
+                raise Fail(f"{out}: {out.parent} is not a folder")
+        rotors, media = config.load_rotors(), config.load_media()
+        prot = config.load_protocol(protocol, rotors, media)
+        samp = config.load_sample(sample, media)
+        n_pop = len(samp.populations)
+        if n < n_pop:
+            raise Fail(f"-n: needs at least one particle per population ({n_pop}), got {n}")
+        engine.plan_protocol(prot, samp, rotors, media)
+        try:
+            dev = devices.from_name(backend)
+        except (ValueError, RuntimeError) as exc:
+            raise Fail(f"--backend: {exc}") from None
+    except ConfigError as exc:
+        _fail(str(exc))
+    except Fail as exc:
+        _fail(str(exc))
+
+    show = not quiet and console.is_terminal
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, disable=not show, transient=True) as bar:
+        total = n * len(prot.steps)
+        task = bar.add_task(f"simulating on {dev.backend}", total=total)
+        keep = save_particles and out is not None
+        ds = simulate_cli(prot, samp, n, seed, dev, max_step, not no_brownian, keep,
+                          lambda step, k: bar.advance(task, k))
+    if not quiet:
+        console.print(results_table(ds))
+        for line in summary_lines(ds):
+            console.print(line, highlight=False)
+        console.print(steps_table(ds))
+    if out is not None:
+        parts = ds.encoding.pop("particles", None)
+        path = results.write(ds, out, parts)
+        if not quiet:
+            console.print(f"results written to {path}", highlight=False)
+
+
+def simulate_cli(prot, samp, n, seed, dev, max_step, brownian, keep, progress):
+    from .api import simulate
+    return simulate(prot, samp, n_particles=n, seed=seed, device=dev, max_step=max_step, brownian=brownian,
+                    progress=progress, keep_particles=keep)
+
+
+@app.command()
+def rotors():
+    """List the rotor catalog with k-factors at maximum speed."""
+    from .config import load_rotors
+    t = Table(title="rotors (configs/rotors.yaml)", title_justify="left")
+    for col in ("rotor", "kind", "angle", "max rpm", "r_min mm", "r_avg mm", "r_max mm", "tube mL", "places",
+                "k (computed)", "k (published)", "max x g (avg)"):
+        t.add_column(col, justify="left" if col in ("rotor", "kind") else "right")
+    from .physics.rotors import rcf
+    for r in load_rotors().values():
+        t.add_row(r.name, r.kind, f"{r.angle * 57.29577951308232:.0f}°", f"{r.max_rpm:,.0f}",
+                  f"{r.r_min * 1e3:.1f}", f"{r.r_avg * 1e3:.1f}", f"{r.r_max * 1e3:.1f}",
+                  f"{r.tube_volume * 1e6:.1f}", str(r.places), f"{r.k_factor():.0f}",
+                  f"{r.published_k:.0f}" if r.published_k else "", f"{rcf(r.max_speed, r.r_avg):,.0f}")
+    console.print(t)
+
+
+@app.command()
+def plot(
+    results_file: Path = typer.Argument(..., help="results file written by exosim run -o"),
+    out: Path = typer.Option(None, "-o", "--out", help="figure file (.png, .pdf, .svg); default: next to the results"),
+):
+    """Figure of a results file: recovery per population, and what each step passes on."""
+    import xarray as xr
+    from .plot import recovery_figure
+    if not results_file.is_file():
+        _fail(f"{results_file}: no such file")
+    try:
+        ds = xr.open_dataset(results_file, engine="h5netcdf")
+        ds.load()
+    except Exception as exc:  # not a results file
+        _fail(f"{results_file}: cannot read it as an exosim results file ({type(exc).__name__})")
+    if "recovery" not in ds:
+        _fail(f"{results_file}: recovery: not an exosim results file")
+    out = out or results_file.with_suffix(".png")
+    fig = recovery_figure(ds)
+    fig.savefig(out, dpi=150, bbox_inches="tight")
+    console.print(f"figure written to {out}", highlight=False)
+
+
+def main(argv=None):
+    """Entry point of the ``exosim`` command."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except SystemExit as exc:
+        if exc.code not in (0, None) and exc.code != 2 and isinstance(exc.code, int) and exc.code == 1:
+            sys.exit(2)  # click's usage errors already printed one line
+        raise

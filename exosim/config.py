@@ -1,0 +1,531 @@
+"""Configuration models (pydantic v2): rotors, media, samples, protocols. Units are strings in the YAML files and
+SI floats after validation; bad input stops here with one line naming the file, the field and the problem.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional, Union
+
+import yaml
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError,
+                      ValidationInfo, field_validator, model_validator)
+
+from . import units
+from .errors import ConfigError
+from .kernels import sampling
+from .physics import rotors as rotor_geom
+
+
+def _si(kind: str, positive: bool = False, nonnegative: bool = False):
+    def check(value):
+        out = units.parse(value, kind)
+        if positive and out <= 0:
+            raise ValueError(f"must be greater than zero, got {value!r}")
+        if nonnegative and out < 0:
+            raise ValueError(f"must not be negative, got {value!r}")
+        return out
+    return BeforeValidator(check)
+
+
+Duration = Annotated[float, _si("time", positive=True)]
+Interval = Annotated[float, _si("time", nonnegative=True)]
+Length = Annotated[float, _si("length", positive=True)]
+Volume = Annotated[float, _si("volume", positive=True)]
+VolumeOrZero = Annotated[float, _si("volume", nonnegative=True)]
+Density = Annotated[float, _si("density", positive=True)]
+DensityOffset = Annotated[float, _si("density")]
+Mass = Annotated[float, _si("mass", nonnegative=True)]
+PositiveMass = Annotated[float, _si("mass", positive=True)]
+Temperature = Annotated[float, _si("temperature", positive=True)]
+Speed = Annotated[float, _si("angular_speed", positive=True)]
+Angle = Annotated[float, _si("angle", positive=True)]
+Fraction = Annotated[float, _si("fraction", nonnegative=True)]
+
+
+def _rcf(value):
+    out = units.parse_rcf(value)
+    if out <= 0:
+        raise ValueError(f"must be greater than zero, got {value!r}")
+    return out
+
+
+RCF = Annotated[float, BeforeValidator(_rcf)]
+
+
+class Strict(BaseModel):
+    """Base of every config model: unknown keys are errors, models are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    _source: str = PrivateAttr("<memory>")  # the file it was read from
+
+
+# ---------------------------------------------------------------- catalogs: rotors and media
+class Rotor(Strict):
+    """An ultracentrifuge rotor (radii from the rotation axis; angle of the tube to the rotation axis)."""
+
+    name: str
+    kind: Literal["swinging", "fixed"]
+    angle: Angle
+    max_speed: Speed
+    r_min: Length
+    r_avg: Length
+    r_max: Length
+    tube_volume: Volume
+    tube_diameter: Optional[Length] = None
+    places: int = Field(gt=0)
+    published_k: Optional[float] = None
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _geometry(self):
+        if not self.r_min < self.r_avg < self.r_max:
+            raise ValueError("radii must satisfy r_min < r_avg < r_max")
+        if self.kind == "fixed":
+            if self.tube_diameter is None:
+                raise ValueError("a fixed-angle rotor needs tube_diameter")
+            rotor_geom.FixedAngleTube.from_rotor(self.r_min, self.r_max, self.angle, self.tube_diameter)
+        return self
+
+    @property
+    def max_rpm(self) -> float:
+        return rotor_geom.omega_to_rpm(self.max_speed)
+
+    def k_factor(self, rpm: float | None = None) -> float:
+        """Clearing factor [h S] at ``rpm`` (default: the rotor's maximum speed)."""
+        return rotor_geom.k_factor(self.r_min, self.r_max, rpm or self.max_rpm)
+
+    def radius(self, where: str) -> float:
+        return {"avg": self.r_avg, "max": self.r_max, "min": self.r_min}[where]
+
+
+class Medium(Strict):
+    """A dilute aqueous medium described relative to water at the same temperature."""
+
+    name: str
+    density_offset: DensityOffset = 0.0
+    viscosity_factor: float = Field(1.0, gt=0)
+    source: str = ""
+
+
+# ---------------------------------------------------------------- samples
+@dataclass(frozen=True)
+class Distribution:
+    """A truncated distribution in SI units; ``kind`` is one of kernels.sampling's codes."""
+
+    kind: int
+    p1: float
+    p2: float
+    lo: float
+    hi: float
+
+    @property
+    def typical(self) -> float:
+        return self.p1 if self.kind != sampling.UNIFORM else 0.5 * (self.p1 + self.p2)
+
+
+def _distribution(kind: str, default_lo: float, default_hi_factor: float):
+    """Validator for a scalar quantity or {lognormal|normal|uniform: {...}, min, max} in unit ``kind``."""
+
+    def parse(value):
+        if isinstance(value, Distribution):
+            return value
+        if not isinstance(value, dict):
+            v = units.parse(value, kind)
+            if v <= 0:
+                raise ValueError(f"must be greater than zero, got {value!r}")
+            return Distribution(sampling.CONSTANT, v, 0.0, v, v)
+        laws = [k for k in ("lognormal", "normal", "uniform") if k in value]
+        extra = set(value) - {"lognormal", "normal", "uniform", "min", "max"}
+        if extra:
+            raise ValueError(f"unknown key {sorted(extra)[0]!r} (allowed: lognormal, normal, uniform, min, max)")
+        if len(laws) != 1:
+            raise ValueError("give exactly one of lognormal, normal, uniform")
+        law, spec = laws[0], value[laws[0]]
+        need = {"lognormal": ("median", "gsd"), "normal": ("mean", "sd"), "uniform": ("min", "max")}[law]
+        if not isinstance(spec, dict) or set(spec) != set(need):
+            raise ValueError(f"{law} needs exactly {need[0]} and {need[1]}")
+        if law == "lognormal":
+            p1 = units.parse(spec["median"], kind)
+            p2 = units.parse(spec["gsd"], "fraction")
+            if p1 <= 0 or p2 <= 1:
+                raise ValueError("lognormal needs median > 0 and gsd > 1")
+            lo, hi = p1 / p2 ** 4, p1 * p2 ** 4
+            code = sampling.LOGNORMAL
+        elif law == "normal":
+            p1 = units.parse(spec["mean"], kind)
+            p2 = units.parse(spec["sd"], kind)
+            if p1 <= 0 or p2 <= 0:
+                raise ValueError("normal needs mean > 0 and sd > 0")
+            lo, hi = max(default_lo, p1 - 4 * p2), p1 + 4 * p2
+            code = sampling.NORMAL
+        else:
+            p1 = units.parse(spec["min"], kind)
+            p2 = units.parse(spec["max"], kind)
+            if not 0 < p1 < p2:
+                raise ValueError("uniform needs 0 < min < max")
+            lo, hi = p1, p2
+            code = sampling.UNIFORM
+        if "min" in value:
+            lo = units.parse(value["min"], kind)
+        if "max" in value:
+            hi = units.parse(value["max"], kind)
+        if not 0 < lo < hi:
+            raise ValueError("bounds need 0 < min < max")
+        return Distribution(code, p1, p2, lo, hi)
+
+    return BeforeValidator(parse)
+
+
+SizeDistribution = Annotated[Distribution, _distribution("length", 0.0, 4.0)]
+DensityDistribution = Annotated[Distribution, _distribution("density", 1.0, 4.0)]
+
+AVOGADRO = 6.02214076e23
+
+
+class Population(Strict):
+    """One kind of particle in a sample."""
+
+    name: str = Field(min_length=1)
+    target: bool = False
+    concentration: Annotated[tuple[float, bool], BeforeValidator(units.concentration)]
+    molecular_weight: Optional[PositiveMass] = None  # mass of one molecule (pint reads kDa as a mass)
+    diameter: SizeDistribution
+    density: DensityDistribution
+    protein: Optional[Mass] = None  # protein mass per particle
+    countable: Optional[bool] = None  # seen by particle counting (NTA); default: not for molecules
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _check(self):
+        value, is_mass = self.concentration
+        if value <= 0:
+            raise ValueError("concentration must be greater than zero")
+        if is_mass and self.molecular_weight is None:
+            raise ValueError("a mass concentration needs molecular_weight to count particles")
+        return self
+
+    @property
+    def number_concentration(self) -> float:
+        """Particles per m^3."""
+        value, is_mass = self.concentration
+        return value / self.molecular_weight if is_mass else value
+
+    @property
+    def protein_per_particle(self) -> float:
+        """Protein mass per particle [kg]: ``protein``, else the molecular weight, else zero."""
+        if self.protein is not None:
+            return self.protein
+        return self.molecular_weight or 0.0
+
+    @property
+    def is_countable(self) -> bool:
+        return self.countable if self.countable is not None else self.molecular_weight is None
+
+
+class Sample(Strict):
+    """A starting material: its volume, its medium and the particle populations in it."""
+
+    name: str
+    volume: Volume
+    medium: str
+    populations: list[Population] = Field(min_length=1)
+    description: str = ""
+
+    @field_validator("medium")
+    @classmethod
+    def _medium(cls, value, info: ValidationInfo):
+        known = (info.context or {}).get("media")
+        if known is not None and value not in known:
+            raise ValueError(f"unknown medium {value!r}; known: {', '.join(sorted(known))}")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self):
+        names = [p.name for p in self.populations]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"population names must be unique: {sorted(dup)[0]!r} repeats")
+        if not any(p.target for p in self.populations):
+            raise ValueError("no population has target: true (the particles the protocol should recover)")
+        return self
+
+
+# ---------------------------------------------------------------- protocols
+@dataclass(frozen=True)
+class Liquid:
+    """A volume [m^3] of a named medium, from strings such as '100 uL PBS'."""
+
+    volume: float
+    medium: str
+
+
+def _liquid(value):
+    if isinstance(value, Liquid):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected a volume and a medium such as '100 uL PBS', got {value!r}")
+    parts = value.strip().rsplit(None, 1)
+    try:
+        return Liquid(units.parse(value, "volume"), "")
+    except ValueError:
+        pass
+    if len(parts) != 2:
+        raise ValueError(f"expected a volume and a medium such as '100 uL PBS', got {value!r}")
+    vol = units.parse(parts[0], "volume")
+    if vol <= 0:
+        raise ValueError(f"volume must be greater than zero, got {value!r}")
+    return Liquid(vol, parts[1])
+
+
+LiquidSpec = Annotated[Liquid, BeforeValidator(_liquid)]
+
+
+class _Spin(Strict):
+    """Fields shared by every centrifugation step."""
+
+    name: Optional[str] = None
+    rotor: str
+    rcf: Optional[RCF] = None
+    speed: Optional[Speed] = None
+    rcf_at: Literal["avg", "max", "min"] = "avg"
+    duration: Duration
+    accel: Interval = 0.0
+    decel: Interval = 0.0
+    fill: Optional[Volume] = None
+    residual_volume: VolumeOrZero = 0.0
+    wall_loss: Fraction = 0.0
+
+    @field_validator("rotor")
+    @classmethod
+    def _rotor(cls, value, info: ValidationInfo):
+        known = (info.context or {}).get("rotors")
+        if known is not None and value not in known:
+            raise ValueError(f"unknown rotor {value!r}; known rotors: {', '.join(known)}")
+        return value
+
+    @field_validator("wall_loss")
+    @classmethod
+    def _loss(cls, value):
+        if value >= 1.0:
+            raise ValueError("must be below 100 %")
+        return value
+
+    @model_validator(mode="after")
+    def _speed(self, info: ValidationInfo):
+        if (self.rcf is None) == (self.speed is None):
+            raise ValueError("give exactly one of rcf and speed")
+        rotor = ((info.context or {}).get("rotors") or {}).get(self.rotor)
+        if rotor is None:
+            return self
+        omega = self.omega(rotor)
+        if omega > rotor.max_speed * (1 + 1e-9):
+            field = "rcf" if self.rcf is not None else "speed"
+            need = f"{self.rcf:,.0f} g needs {rotor_geom.omega_to_rpm(omega):,.0f} rpm; " if self.rcf else ""
+            raise _FieldError(field, f"{need}{rotor.name} runs at most {rotor.max_rpm:,.0f} rpm "
+                                     f"({rotor_geom.rcf(rotor.max_speed, rotor.radius(self.rcf_at)):,.0f} g "
+                                     f"at r_{self.rcf_at})")
+        if self.fill is not None and self.fill > rotor.tube_volume * (1 + 1e-9):
+            raise _FieldError("fill", f"{units.fmt(self.fill, 'm**3', 'mL')} overfills the "
+                                      f"{units.fmt(rotor.tube_volume, 'm**3', 'mL')} tubes of {rotor.name}")
+        if self.residual_volume >= (self.fill or rotor.tube_volume):
+            raise _FieldError("residual_volume", "must be smaller than the liquid in a tube")
+        self._check_liquids(rotor, info)
+        return self
+
+    def _check_liquids(self, rotor: Rotor, info: ValidationInfo):
+        media = (info.context or {}).get("media")
+        for field in ("resuspend", "dilute"):
+            liquid = getattr(self, field, None)
+            if liquid is None:
+                continue
+            if media is not None and liquid.medium and liquid.medium not in media:
+                raise _FieldError(field, f"unknown medium {liquid.medium!r}; known: {', '.join(sorted(media))}")
+
+    def omega(self, rotor: Rotor) -> float:
+        """Angular speed [rad/s] of this step in ``rotor``."""
+        if self.speed is not None:
+            return self.speed
+        return rotor_geom.omega_for_rcf(self.rcf, rotor.radius(self.rcf_at))
+
+
+class _FieldError(ValueError):
+    """A model-level check that blames one field (reported as that field)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+class Centrifuge(_Spin):
+    """Spin the current material; keep the supernatant or the (resuspended) pellet."""
+
+    kind: Literal["centrifuge"]
+    keep: Literal["supernatant", "pellet"]
+    resuspend: Optional[LiquidSpec] = None
+    dilute: Optional[LiquidSpec] = None
+
+    @model_validator(mode="after")
+    def _keep(self):
+        if self.keep == "pellet" and self.resuspend is None:
+            raise _FieldError("resuspend", "keep: pellet needs resuspend, e.g. '100 uL PBS'")
+        if self.keep == "supernatant" and self.resuspend is not None:
+            raise _FieldError("resuspend", "only a kept pellet is resuspended")
+        return self
+
+
+class Wash(_Spin):
+    """Shorthand: bring the material to a full tube of buffer (``medium``), spin, keep and resuspend the pellet."""
+
+    kind: Literal["wash"]
+    medium: str = "PBS"
+    resuspend: LiquidSpec
+
+    def as_centrifuge(self, rotor: Rotor) -> Centrifuge:
+        data = {k: getattr(self, k) for k in _Spin.model_fields}
+        data.update(kind="centrifuge", keep="pellet", resuspend=self.resuspend,
+                    dilute=Liquid(self.fill or rotor.tube_volume, self.medium))
+        return Centrifuge.model_construct(**data)
+
+
+Step = Annotated[Union[Centrifuge, Wash], Field(discriminator="kind")]
+
+
+class Protocol(Strict):
+    """An isolation protocol: a temperature and a list of steps."""
+
+    name: str
+    temperature: Temperature = 277.15
+    steps: list[Step] = Field(min_length=1)
+    description: str = ""
+
+
+# ---------------------------------------------------------------- loading
+CONFIG_ROOT = resources.files("exosim.configs")
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read the file ({exc.strerror or exc})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "yaml"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(str(path), where, f"not valid YAML: {problem}") from None
+
+
+def _field_path(loc: tuple, kinds=("centrifuge", "wash")) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in kinds:
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _config_error(path, exc: ValidationError) -> ConfigError:
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    ctx_err = (err.get("ctx") or {}).get("error")
+    if isinstance(ctx_err, _FieldError):
+        loc = loc + (ctx_err.field,)
+    msg = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif err["type"] == "missing":
+        msg = "required field is missing"
+    elif err["type"] == "union_tag_invalid":
+        msg = f"unknown step kind {err['input'].get('kind')!r}; known kinds: centrifuge, wash" \
+            if isinstance(err.get("input"), dict) else msg
+    elif err["type"] == "too_short" and loc and loc[-1] == "steps":
+        msg = "the protocol has no steps"
+    return ConfigError(str(path), _field_path(loc) or "(top level)", msg)
+
+
+def _validate(model, path, data, context=None):
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "(top level)", "expected a mapping of fields (key: value)")
+    try:
+        obj = model.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise _config_error(path, exc) from None
+    return obj
+
+
+def _catalog_entries(folder) -> dict[str, Any]:
+    return {Path(f.name).stem: f for f in folder.iterdir() if f.name.endswith(".yaml")}
+
+
+def load_rotors(path=None) -> dict[str, Rotor]:
+    """The rotor catalog (default: the bundled configs/rotors.yaml), by name."""
+    path = path or CONFIG_ROOT / "rotors.yaml"
+    data = _read_yaml(path)
+    if not isinstance(data, dict) or not isinstance(data.get("rotors"), list):
+        raise ConfigError(str(path), "rotors", "expected a list of rotors")
+    out = {}
+    for i, entry in enumerate(data["rotors"]):
+        try:
+            rotor = Rotor.model_validate(entry)
+        except ValidationError as exc:
+            err = _config_error(path, exc)
+            raise ConfigError(str(path), f"rotors[{i}].{err.field}", err.problem) from None
+        out[rotor.name] = rotor
+    return out
+
+
+def load_media(folder=None) -> dict[str, Medium]:
+    """The media catalog (default: the bundled configs/media/), by name, from one YAML file per medium."""
+    folder = folder or CONFIG_ROOT / "media"
+    out = {}
+    for stem, f in sorted(_catalog_entries(folder).items()):
+        medium = _validate(Medium, f, _read_yaml(f))
+        out[medium.name] = medium
+        out.setdefault(stem, medium)
+    return out
+
+
+def resolve_path(name_or_path, kind: str) -> Path:
+    """A config file given as a path, or by the name of a bundled one (``kind``: 'samples' or 'protocols')."""
+    p = Path(name_or_path)
+    if p.exists():
+        return p
+    bundled = CONFIG_ROOT / kind / f"{p.stem}.yaml"
+    if bundled.is_file():
+        return Path(str(bundled))
+    names = ", ".join(sorted(_catalog_entries(CONFIG_ROOT / kind)))
+    raise ConfigError(str(name_or_path), "", f"no such file, and no bundled {kind[:-1]} of that name "
+                                             f"(bundled: {names})")
+
+
+def load_sample(path, media: dict | None = None) -> Sample:
+    """Read and validate a sample YAML file (a path, or the name of a bundled sample)."""
+    path = resolve_path(path, "samples")
+    sample = _validate(Sample, path, _read_yaml(path), {"media": media or load_media()})
+    sample._source = str(path)
+    return sample
+
+
+def load_protocol(path, rotors: dict | None = None, media: dict | None = None) -> Protocol:
+    """Read and validate a protocol YAML file (a path, or the name of a bundled protocol)."""
+    path = resolve_path(path, "protocols")
+    ctx = {"rotors": rotors or load_rotors(), "media": media or load_media()}
+    protocol = _validate(Protocol, path, _read_yaml(path), ctx)
+    protocol._source = str(path)
+    return protocol
+
+
+def source_of(model: Strict) -> str:
+    """The file a sample or protocol came from ('<memory>' if built in Python)."""
+    return model._source

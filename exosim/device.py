@@ -1,0 +1,124 @@
+"""Explicit compute devices. A run is given a device object; nothing about the device is global state.
+
+- ``CPU(threads=None)``: numba.njit kernels, parallel over particles, numpy arrays.
+- ``GPU(id=0)``: numba.cuda kernels on CuPy arrays (numpy arrays under the CUDA simulator).
+- ``auto_select()``: ``GPU(0)`` when a real CUDA GPU is usable, else ``CPU()``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kernels import _cuda
+
+
+@dataclass(frozen=True)
+class CPU:
+    """The CPU backend. ``threads``: numba threads (default: numba's default, all cores)."""
+
+    threads: int | None = None
+    backend = "cpu"
+
+    @property
+    def xp(self):
+        return np
+
+    def describe(self) -> str:
+        import numba
+        return f"CPU ({self.threads or numba.config.NUMBA_NUM_THREADS} threads, {os.cpu_count()} cores)"
+
+    @contextlib.contextmanager
+    def activate(self):
+        import numba
+        if self.threads is None:
+            yield
+            return
+        old = numba.get_num_threads()
+        numba.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            numba.set_num_threads(old)
+
+    def to_host(self, a) -> np.ndarray:
+        return np.asarray(a)
+
+    def kernels(self):
+        from .kernels import cpu
+        return cpu.spin_swinging, cpu.spin_fixed, cpu.sample
+
+    def launch(self, kernel, n, *args):
+        kernel(*args)
+
+
+@dataclass(frozen=True)
+class GPU:
+    """A CUDA GPU (``id``: device ordinal). Under NUMBA_ENABLE_CUDASIM=1 the kernels run in numba's simulator."""
+
+    id: int = 0
+    backend = "cuda"
+
+    def __post_init__(self):
+        if not _cuda.available():
+            raise RuntimeError(f"cannot use GPU({self.id}): {_cuda.why_unavailable()}")
+
+    @property
+    def simulated(self) -> bool:
+        return _cuda.simulator()
+
+    @property
+    def xp(self):
+        if self.simulated:
+            return np
+        import cupy
+        return cupy
+
+    def describe(self) -> str:
+        if self.simulated:
+            return "CUDA simulator (NUMBA_ENABLE_CUDASIM=1)"
+        cuda = _cuda.require()
+        with cuda.gpus[self.id]:
+            dev = cuda.get_current_device()
+            name = dev.name.decode() if isinstance(dev.name, bytes) else dev.name
+            return f"GPU {self.id}: {name} (compute capability {dev.compute_capability[0]}.{dev.compute_capability[1]})"
+
+    @contextlib.contextmanager
+    def activate(self):
+        if self.simulated:
+            yield
+            return
+        import cupy
+        with cupy.cuda.Device(self.id):
+            yield
+
+    def to_host(self, a) -> np.ndarray:
+        return a if isinstance(a, np.ndarray) else a.get()
+
+    def kernels(self):
+        from .kernels import gpu
+        return gpu.kernels()
+
+    def launch(self, kernel, n, *args):
+        from .kernels import gpu
+        gpu.launch(kernel, n, *args)
+
+
+def auto_select():
+    """GPU(0) when a real CUDA GPU is usable, else CPU()."""
+    return GPU(0) if _cuda.real_gpu() else CPU()
+
+
+def from_name(name: str):
+    """Device from a command-line name: 'auto', 'cpu', 'cuda' or 'cuda:N'."""
+    name = name.strip().lower()
+    if name == "auto":
+        return auto_select()
+    if name == "cpu":
+        return CPU()
+    if name == "cuda" or name.startswith("cuda:") or name == "gpu":
+        idx = int(name.split(":", 1)[1]) if ":" in name else 0
+        return GPU(idx)
+    raise ValueError(f"unknown backend {name!r}; use auto, cpu, cuda or cuda:N")

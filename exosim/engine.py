@@ -1,0 +1,161 @@
+"""The particle state (structure of arrays), sampling of a sample's populations, and the step loop.
+
+Each population gets its own number of simulation particles; each simulation particle carries the statistical
+weight of the real particles it stands for (populations differ by ten orders of magnitude in number). After every
+step the fate of every particle is booked in one of ``PLACES``; the weights of all places add up to the input.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import Protocol, Sample, load_media, load_rotors, source_of
+from .errors import ConfigError
+from .kernels import philox, spin as K
+from .methods import centrifuge
+from .physics import rotors as geom
+
+# where a particle can be; PRODUCT is "still in the material the protocol carries on"
+PLACES = ("product", "supernatant_discarded", "pellet_discarded", "wall_loss")
+PRODUCT, SUPERNATANT_DISCARDED, PELLET_DISCARDED, WALL_LOSS = range(4)
+SEED_MAX = 2 ** 32 - 1
+
+
+@dataclass
+class Particles:
+    """Structure of arrays on the device, plus per-population bookkeeping on the host."""
+
+    diameter: object          # [m]
+    density: object           # [kg/m^3]
+    population: object        # int32 index into the sample's populations
+    fate: object              # int8, one of PLACES
+    fate_step: object         # int16, step that decided the fate (-1: still in the product)
+    n_sim: np.ndarray         # simulation particles per population
+    weight: np.ndarray        # real particles per simulation particle, per population
+
+    @property
+    def n(self) -> int:
+        return int(self.n_sim.sum())
+
+
+def split_particles(n_particles: int, n_populations: int) -> np.ndarray:
+    """Simulation particles per population: an equal share each, the remainder to the first ones."""
+    if n_particles < n_populations:
+        raise ValueError(f"need at least one simulation particle per population ({n_populations})")
+    base = np.full(n_populations, n_particles // n_populations, dtype=np.int64)
+    base[: n_particles % n_populations] += 1
+    return base
+
+
+def sample_particles(sample: Sample, n_particles: int, seed: int, device) -> Particles:
+    """Draw every particle's diameter and density from its population's distribution, on ``device``."""
+    xp = device.xp
+    n_sim = split_particles(n_particles, len(sample.populations))
+    offsets = np.concatenate([[0], np.cumsum(n_sim)])
+    n = int(offsets[-1])
+    diameter = xp.empty(n, dtype=np.float64)
+    density = xp.empty(n, dtype=np.float64)
+    _, _, sample_kernel = device.kernels()
+    for p, pop in enumerate(sample.populations):
+        i0, i1 = int(offsets[p]), int(offsets[p + 1])
+        for out, dist, stream in ((diameter, pop.diameter, philox.STREAM_DIAMETER),
+                                  (density, pop.density, philox.STREAM_DENSITY)):
+            device.launch(sample_kernel, i1 - i0, i0, seed, stream, dist.kind, dist.p1, dist.p2, dist.lo,
+                          dist.hi, out[i0:i1])
+    bad = device.to_host(xp.isnan(diameter) | xp.isnan(density))
+    if bad.any():
+        p = int(np.searchsorted(offsets, np.argmax(bad), side="right") - 1)
+        raise ConfigError(source_of(sample), f"populations[{p}]",
+                          "the min/max bounds keep almost none of the distribution")
+    population = xp.asarray(np.repeat(np.arange(len(n_sim), dtype=np.int32), n_sim))
+    volume = sample.volume
+    weight = np.array([pop.number_concentration * volume for pop in sample.populations]) / n_sim
+    return Particles(diameter, density, population, xp.zeros(n, dtype=np.int8),
+                     xp.full(n, -1, dtype=np.int16), n_sim, weight)
+
+
+def fate_counts(particles: Particles, device) -> np.ndarray:
+    """Simulation particles per (place, population), shape (len(PLACES), n_populations), on the host."""
+    xp = device.xp
+    n_pop = len(particles.n_sim)
+    key = particles.fate.astype(np.int64) * n_pop + particles.population
+    counts = xp.bincount(key, minlength=len(PLACES) * n_pop)
+    return device.to_host(counts).reshape(len(PLACES), n_pop)
+
+
+@dataclass
+class StepRecord:
+    plan: object
+    counts: np.ndarray  # simulation particles per (place, population) after the step
+
+
+@dataclass
+class Run:
+    """What a simulation produced, before it becomes an xarray Dataset (see results.py)."""
+
+    protocol: Protocol
+    sample: Sample
+    particles: Particles
+    steps: list[StepRecord] = field(default_factory=list)
+    seed: int = 0
+    device: object = None
+    settings: dict = field(default_factory=dict)
+
+
+def plan_protocol(protocol: Protocol, sample: Sample, rotors=None, media=None) -> list:
+    """Plan every step (tubes, runs, volumes, media) before any simulation; ConfigError if it cannot work."""
+    rotors = rotors or load_rotors()
+    media = media or load_media()
+    volume = sample.volume
+    medium = media[sample.medium]
+    plans = []
+    for i, step in enumerate(protocol.steps):
+        plan = centrifuge.plan_spin(i, step, volume, medium, rotors, media, source_of(protocol))
+        plans.append(plan)
+        volume, medium = plan.volume_out, plan.medium_out
+    return plans
+
+
+def book_spin(plan, particles: Particles, outcome, active, xp) -> None:
+    """Move particles out of the product according to the step's outcome codes."""
+    if plan.keep == "supernatant":
+        moves = ((outcome != K.SUPERNATANT, PELLET_DISCARDED),)
+    else:
+        moves = ((outcome == K.SUPERNATANT, SUPERNATANT_DISCARDED), (outcome == K.PELLET_LOST, WALL_LOSS))
+    for mask, place in moves:
+        hit = active & mask
+        particles.fate = xp.where(hit, np.int8(place), particles.fate)
+        particles.fate_step = xp.where(hit, np.int16(plan.index), particles.fate_step)
+
+
+def run_protocol(protocol: Protocol, sample: Sample, *, n_particles: int, seed: int, device, max_step=None,
+                 brownian: bool = True, chunk: int = 1 << 20, progress=None) -> Run:
+    """Sample the particles and take them through every step of the protocol on ``device``."""
+    if not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"seed must be an integer from 0 to {SEED_MAX}")
+    plans = plan_protocol(protocol, sample)
+    with device.activate():
+        particles = sample_particles(sample, n_particles, seed, device)
+        run = Run(protocol, sample, particles, seed=seed, device=device,
+                  settings=dict(n_particles=particles.n, max_step=max_step, brownian=brownian))
+        xp = device.xp
+        for plan in plans:
+            rho, eta = centrifuge.medium_state(plan.medium, protocol.temperature)
+            prm = centrifuge.kernel_params(plan.geometry, rho, eta, protocol.temperature, brownian=brownian,
+                                           wall_loss=plan.wall_loss)
+            segments = geom.speed_profile(plan.omega, plan.duration, plan.accel, plan.decel, max_step)
+            active = particles.fate == PRODUCT
+            outcome, _ = centrifuge.run_tube(
+                device, plan.geometry, prm, segments, particles.diameter, particles.density, active, seed=seed,
+                step=plan.index, chunk=chunk,
+                progress=(lambda k, i=plan.index: progress(i, k)) if progress else None)
+            book_spin(plan, particles, outcome, active, xp)
+            run.steps.append(StepRecord(plan, fate_counts(particles, device)))
+    return run
+
+
+def recovery_stderr(fraction: np.ndarray, n_sim: np.ndarray) -> np.ndarray:
+    """Monte Carlo standard error of a recovered fraction estimated from n_sim equally weighted particles:
+    sqrt(p (1 - p) / n) (binomial)."""
+    return np.sqrt(np.clip(fraction * (1.0 - fraction), 0.0, None) / n_sim)

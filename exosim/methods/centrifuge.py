@@ -1,0 +1,186 @@
+"""Centrifugation steps (differential ultracentrifugation, washes): planning of tubes, volumes and time, and the
+kernel calls that decide, per particle, pellet or supernatant.
+
+A spin is planned before anything runs (``plan_spin``), so that a protocol whose volumes do not work is refused
+with a message before any simulation time is spent.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import units
+from ..config import Centrifuge, Medium, Rotor, Wash
+from ..errors import ConfigError
+from ..kernels import spin as K
+from ..physics import media as media_phys
+from ..physics import rotors as geom
+
+
+@dataclass(frozen=True)
+class SwingingTube:
+    """Liquid in a swinging-bucket tube during the spin: radii [m]."""
+
+    r_meniscus: float
+    r_bottom: float
+    r_residual: float  # liquid beyond this radius is the residual volume left over the pellet
+
+    def fill_params(self, prm: np.ndarray) -> None:
+        prm[K.P_R_MENISCUS] = self.r_meniscus
+        prm[K.P_R_MAX] = self.r_bottom
+        prm[K.P_RESIDUAL] = self.r_residual
+
+
+@dataclass(frozen=True)
+class FixedTube:
+    """Liquid in a fixed-angle tube during the spin."""
+
+    tube: geom.FixedAngleTube
+    r_meniscus: float   # radius of the free surface [m]
+    t_residual: float   # axial position beyond which liquid is residual once the tube stands upright [m]
+
+    def fill_params(self, prm: np.ndarray) -> None:
+        prm[K.P_R_MENISCUS] = self.r_meniscus
+        prm[K.P_RESIDUAL] = self.t_residual
+        prm[K.P_R_TOP] = self.tube.r_top
+        prm[K.P_SIN] = math.sin(self.tube.angle)
+        prm[K.P_COS] = math.cos(self.tube.angle)
+        prm[K.P_LENGTH] = self.tube.length
+        prm[K.P_RADIUS] = self.tube.radius
+
+
+def tube_geometry(rotor: Rotor, liquid: float, residual: float):
+    """Geometry of ``liquid`` [m^3] in one tube of ``rotor``, ``residual`` [m^3] of it left over the pellet."""
+    if rotor.kind == "swinging":
+        return SwingingTube(
+            geom.swinging_radius_at_volume(rotor.r_min, rotor.r_max, rotor.tube_volume, liquid), rotor.r_max,
+            geom.swinging_radius_at_volume(rotor.r_min, rotor.r_max, rotor.tube_volume, residual))
+    tube = geom.FixedAngleTube.from_rotor(rotor.r_min, rotor.r_max, rotor.angle, rotor.tube_diameter)
+    return FixedTube(tube, tube.meniscus_radius(liquid / rotor.tube_volume),
+                     tube.length * (1.0 - residual / rotor.tube_volume))
+
+
+@dataclass(frozen=True)
+class SpinPlan:
+    """Everything about one centrifugation step that does not depend on the particles. SI units."""
+
+    index: int
+    label: str
+    kind: str
+    rotor: Rotor
+    omega: float             # [rad/s]
+    duration: float          # at speed [s]
+    accel: float             # [s]
+    decel: float             # [s]
+    keep: str                # 'supernatant' or 'pellet'
+    wall_loss: float         # [1]
+    tubes: int
+    liquid_per_tube: float   # [m^3]
+    runs: int                # rotor runs needed for all tubes
+    volume_in: float         # material before the step [m^3]
+    volume_out: float        # material passed on [m^3]
+    medium: Medium           # medium during the spin
+    medium_out: Medium       # medium of the material passed on
+    residual_volume: float   # per tube [m^3]
+    geometry: object         # SwingingTube | FixedTube
+
+    @property
+    def rpm(self) -> float:
+        return geom.omega_to_rpm(self.omega)
+
+    @property
+    def rcf_avg(self) -> float:
+        return geom.rcf(self.omega, self.rotor.r_avg)
+
+    @property
+    def process_time(self) -> float:
+        """Time in the centrifuge [s]: every run with its ramps."""
+        return self.runs * (self.accel + self.duration + self.decel)
+
+
+def plan_spin(index: int, step: Centrifuge | Wash, volume: float, medium: Medium, rotors: dict, media: dict,
+              source: str) -> SpinPlan:
+    """Plan step ``index`` for ``volume`` [m^3] of material in ``medium``; ConfigError if the volumes do not work."""
+    where = f"steps[{index}]"
+
+    def fail(field, problem):
+        raise ConfigError(source, f"{where}.{field}", problem)
+
+    rotor = rotors[step.rotor]
+    if isinstance(step, Wash):
+        step = step.as_centrifuge(rotor)
+    fill = step.fill or rotor.tube_volume
+    if step.dilute is not None:
+        tubes = math.ceil(volume / fill * (1 - 1e-9))
+        volume_spun = tubes * fill
+        medium = media[step.dilute.medium] if step.dilute.medium else medium
+    else:
+        tubes = max(1, math.ceil(volume / fill * (1 - 1e-9)))
+        volume_spun = volume
+    per_tube = volume_spun / tubes
+    if per_tube <= step.residual_volume:
+        fail("residual_volume", f"{units.fmt(step.residual_volume, 'm**3', 'uL')} is not less than the "
+                                f"{units.fmt(per_tube, 'm**3', 'uL')} of material in each tube")
+    if step.keep == "supernatant":
+        volume_out = volume_spun - tubes * step.residual_volume
+        medium_out = medium
+    else:
+        volume_out = step.resuspend.volume + tubes * step.residual_volume
+        medium_out = media[step.resuspend.medium] if step.resuspend.medium else medium
+    label = step.name or f"{step.kind} {step.rcf or geom.rcf(step.omega(rotor), rotor.r_avg):,.0f} g"
+    return SpinPlan(
+        index=index, label=label, kind="wash" if step.dilute is not None else "centrifuge", rotor=rotor,
+        omega=step.omega(rotor), duration=step.duration, accel=step.accel, decel=step.decel, keep=step.keep,
+        wall_loss=step.wall_loss if step.keep == "pellet" else 0.0, tubes=tubes, liquid_per_tube=per_tube,
+        runs=math.ceil(tubes / rotor.places), volume_in=volume, volume_out=volume_out, medium=medium,
+        medium_out=medium_out, residual_volume=step.residual_volume,
+        geometry=tube_geometry(rotor, per_tube, step.residual_volume))
+
+
+def kernel_params(geometry, rho_medium: float, viscosity: float, temperature: float, *, brownian: bool = True,
+                  wall_loss: float = 0.0, absorbing: bool = True, record: bool = False) -> np.ndarray:
+    """The parameter vector of kernels.spin for a tube geometry and a medium (SI)."""
+    prm = np.zeros(K.N_PARAMS)
+    prm[K.P_RHO_MEDIUM] = rho_medium
+    prm[K.P_VISCOSITY] = viscosity
+    prm[K.P_TEMPERATURE] = temperature
+    prm[K.P_BROWNIAN] = 1.0 if brownian else 0.0
+    prm[K.P_LOSS] = wall_loss
+    prm[K.P_ABSORB] = 1.0 if absorbing else 0.0
+    prm[K.P_RECORD] = 1.0 if record else 0.0
+    geometry.fill_params(prm)
+    return prm
+
+
+def run_tube(device, geometry, prm: np.ndarray, segments: np.ndarray, diameter, density, active, *, seed: int,
+             step: int, pid0: int = 0, chunk: int = 1 << 20, progress=None, record: bool = False):
+    """Integrate every active particle through one run in ``geometry``.
+
+    Args: device (exosim.device.CPU or GPU); prm from ``kernel_params``; segments from
+    ``physics.rotors.speed_profile``; diameter [m], density [kg/m^3], active (bool) arrays on the device;
+    particle i has global id pid0 + i. Returns (outcome uint8 array, positions (n, 3) [m] or None), on the device.
+    Results do not depend on ``chunk``: random numbers are keyed by global particle id.
+    """
+    xp = device.xp
+    n = diameter.shape[0]
+    spin_swinging, spin_fixed, _ = device.kernels()
+    kernel = spin_swinging if isinstance(geometry, SwingingTube) else spin_fixed
+    prm_d = xp.asarray(prm)
+    seg_d = xp.asarray(np.ascontiguousarray(segments, dtype=np.float64))
+    outcome = xp.zeros(n, dtype=np.uint8)
+    pos = xp.zeros((n if record else 1, 3), dtype=np.float64)
+    for i0 in range(0, n, chunk):
+        i1 = min(n, i0 + chunk)
+        device.launch(kernel, i1 - i0, pid0 + i0, step, seed, diameter[i0:i1], density[i0:i1], active[i0:i1],
+                      prm_d, seg_d, outcome[i0:i1], pos[i0:i1] if record else pos)
+        if progress is not None:
+            progress(i1 - i0)
+    return outcome, (pos if record else None)
+
+
+def medium_state(medium: Medium, temperature: float) -> tuple[float, float]:
+    """(density [kg/m^3], viscosity [Pa s]) of a medium at temperature [K]."""
+    return (media_phys.medium_density(medium.density_offset, temperature),
+            media_phys.medium_viscosity(medium.viscosity_factor, temperature))

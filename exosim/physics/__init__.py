@@ -1,0 +1,1 @@
+"""Host-side physics and data: media, rotors, particles. SI units; no pint, no pydantic."""

@@ -1,0 +1,155 @@
+"""Results: an xarray.Dataset with units on every variable, written atomically as netCDF4/HDF5 (h5netcdf).
+
+Schema (``SCHEMA_VERSION``): see docs/results.md. ``xr.open_dataset(path)`` and ``h5py.File(path)`` both read it.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from . import __version__
+from .engine import PLACES, PRODUCT, Run, recovery_stderr
+
+SCHEMA_VERSION = "1"
+KG_PER_UG = 1e-9
+
+
+def _var(dims, data, units, long_name):
+    return (dims, np.asarray(data), {"units": units, "long_name": long_name})
+
+
+def _ratio_stderr(num_mask, den_mask, den_weight, counts, var_counts):
+    """Value and delta-method standard error of R = sum(num_mask c) / sum(den_mask den_weight c), c per population
+    with independent variances var_counts (populations are sampled independently)."""
+    num = float(np.sum(num_mask * counts))
+    den = float(np.sum(den_mask * den_weight * counts))
+    if den <= 0:
+        return float("nan"), float("nan")
+    r = num / den
+    grad = (num_mask - r * den_mask * den_weight) / den
+    return r, float(np.sqrt(np.sum(grad ** 2 * var_counts)))
+
+
+def to_dataset(run: Run, record_particles: bool = False) -> xr.Dataset:
+    """The run as a Dataset (dims: population, step, place)."""
+    sample, protocol = run.sample, run.protocol
+    pops = sample.populations
+    n_sim = run.particles.n_sim.astype(float)
+    weight = run.particles.weight
+    input_count = n_sim * weight
+    counts = np.stack([s.counts for s in run.steps]).astype(float)  # (step, place, population)
+    product_sim = counts[-1, PRODUCT]
+    recovery = product_sim / n_sim
+    rec_err = recovery_stderr(recovery, n_sim)
+    product = recovery * input_count
+    var_product = (rec_err * input_count) ** 2
+    before = np.vstack([n_sim, counts[:-1, PRODUCT]])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step_rec = np.where(before > 0, counts[:, PRODUCT] / before, np.nan)
+    target = np.array([p.target for p in pops], dtype=float)
+    countable = np.array([p.is_countable for p in pops], dtype=float)
+    protein_ug = np.array([p.protein_per_particle for p in pops]) / KG_PER_UG
+    purity, purity_err = _ratio_stderr(target, countable, 1.0, product, var_product)
+    ppug, ppug_err = _ratio_stderr(countable, np.ones_like(countable), protein_ug, product, var_product)
+    plans = [s.plan for s in run.steps]
+    last = plans[-1]
+    ds = xr.Dataset(
+        {
+            "input_count": _var("population", input_count, "1", "real particles in the sample"),
+            "product_count": _var("population", product, "1", "real particles in the product"),
+            "product_count_stderr": _var("population", np.sqrt(var_product), "1",
+                                         "Monte Carlo standard error of product_count"),
+            "recovery": _var("population", recovery, "1", "fraction of the input found in the product"),
+            "recovery_stderr": _var("population", rec_err, "1", "Monte Carlo standard error of recovery"),
+            "step_recovery": _var(("step", "population"), step_rec, "1",
+                                  "share of each step's input that the step passes on"),
+            "fate_count": _var(("step", "place", "population"), counts * weight, "1",
+                               "real particles in each place after each step (all places add up to the input)"),
+            "purity": _var((), purity, "1", "number fraction of target particles among countable particles in "
+                                            "the product"),
+            "purity_stderr": _var((), purity_err, "1", "Monte Carlo standard error of purity (delta method)"),
+            "particles_per_ug_protein": _var((), ppug, "1/ug", "countable particles per microgram protein in the "
+                                                             "product (Webber & Clayton 2013)"),
+            "particles_per_ug_protein_stderr": _var((), ppug_err, "1/ug",
+                                                    "Monte Carlo standard error of particles_per_ug_protein"),
+            "protein_ug": _var((), float(np.sum(product * protein_ug)), "ug", "protein in the product"),
+            "product_volume": _var((), last.volume_out, "m3", "volume of the product"),
+            "process_time": _var((), sum(p.process_time for p in plans), "s", "time in the centrifuge, all runs "
+                                                                              "with their ramps"),
+            "n_sim": _var("population", run.particles.n_sim, "1", "simulation particles per population"),
+            "weight": _var("population", weight, "1", "real particles per simulation particle"),
+            "is_target": _var("population", target.astype(np.int8), "1", "1 for target populations"),
+            "is_countable": _var("population", countable.astype(np.int8), "1",
+                                 "1 for populations seen by particle counting (NTA)"),
+            "protein_per_particle": _var("population", protein_ug, "ug", "protein mass per particle"),
+            "step_label": _var("step", [p.label for p in plans], "", "step name"),
+            "step_kind": _var("step", [p.kind for p in plans], "", "step kind"),
+            "step_rotor": _var("step", [p.rotor.name for p in plans], "", "rotor"),
+            "step_rcf": _var("step", [p.rcf_avg for p in plans], "1", "relative centrifugal force at r_avg"),
+            "step_speed": _var("step", [p.rpm for p in plans], "rpm", "rotor speed"),
+            "step_duration": _var("step", [p.duration for p in plans], "s", "time at speed"),
+            "step_tubes": _var("step", [p.tubes for p in plans], "1", "tubes spun"),
+            "step_runs": _var("step", [p.runs for p in plans], "1", "rotor runs needed for all tubes"),
+            "step_time": _var("step", [p.process_time for p in plans], "s", "time in the centrifuge"),
+            "step_volume_in": _var("step", [p.volume_in for p in plans], "m3", "material entering the step"),
+            "step_volume_out": _var("step", [p.volume_out for p in plans], "m3", "material passed on"),
+        },
+        coords={"population": [p.name for p in pops], "step": np.arange(len(plans)), "place": list(PLACES)},
+    )
+    settings = run.settings
+    ds.attrs.update(
+        title=f"exosim: {protocol.name} on {sample.name}",
+        exosim_version=__version__,
+        schema_version=SCHEMA_VERSION,
+        protocol=protocol.name,
+        sample=sample.name,
+        config=json.dumps({"protocol": protocol.model_dump(mode="json"), "sample": sample.model_dump(mode="json"),
+                           "units": "SI"}),
+        seed=int(run.seed),
+        backend=run.device.backend,
+        device=run.device.describe(),
+        n_particles=int(settings["n_particles"]),
+        max_step=float(settings["max_step"] or 0.0),
+        brownian=int(bool(settings["brownian"])),
+        temperature_K=float(protocol.temperature),
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+    if record_particles:
+        ds.attrs["particles_group"] = "particles"
+    return ds
+
+
+def particles_dataset(run: Run) -> xr.Dataset:
+    """Per-particle arrays (group ``particles`` of the file)."""
+    p, dev = run.particles, run.device
+    return xr.Dataset({
+        "diameter": _var("particle", dev.to_host(p.diameter), "m", "particle diameter"),
+        "density": _var("particle", dev.to_host(p.density), "kg/m3", "particle density"),
+        "population": _var("particle", dev.to_host(p.population), "1", "index into the population coordinate"),
+        "fate": _var("particle", dev.to_host(p.fate), "1", "place index (" + ", ".join(
+            f"{i}={name}" for i, name in enumerate(PLACES)) + ")"),
+        "fate_step": _var("particle", dev.to_host(p.fate_step), "1", "step that moved the particle (-1: none)"),
+    })
+
+
+def write(ds: xr.Dataset, path, particles: xr.Dataset | None = None) -> Path:
+    """Write atomically: to a temporary file in the same folder, then rename. Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf", mode="w")
+        if particles is not None:
+            particles.to_netcdf(tmp, engine="h5netcdf", mode="a", group="particles")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

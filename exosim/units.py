@@ -1,0 +1,118 @@
+"""The one pint registry of exosim, and the parsers that turn "70 min" or "100,000 g" into SI floats.
+
+Configs carry units as strings; everything below the configuration layer is plain SI floats.
+"g" in a centrifugation field means relative centrifugal force (multiples of standard gravity), never grams:
+that meaning lives here (``parse_rcf``), not in every caller.
+"""
+import math
+import re
+
+import pint
+
+ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+STANDARD_GRAVITY = 9.80665  # m/s^2, exact (CGPM 1901)
+
+# kind of quantity -> (SI unit, words for messages)
+KINDS = {
+    "time": ("s", "a duration"),
+    "length": ("m", "a length"),
+    "volume": ("m**3", "a volume"),
+    "density": ("kg/m**3", "a density"),
+    "mass": ("kg", "a mass"),
+    "temperature": ("K", "a temperature"),
+    "angular_speed": ("rad/s", "a rotor speed"),
+    "angle": ("rad", "an angle"),
+    "number_concentration": ("1/m**3", "a number concentration"),
+    "mass_concentration": ("kg/m**3", "a mass concentration"),
+    "fraction": ("", "a fraction"),
+}
+
+
+def to_quantity(value) -> pint.Quantity:
+    """A pint Quantity from a string such as "70 min" or a bare number (dimensionless)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a quantity with a unit, got {value!r}")
+    if isinstance(value, (int, float)):
+        return ureg.Quantity(float(value), "")
+    if not isinstance(value, str):
+        raise ValueError(f"expected a quantity such as '70 min', got {value!r}")
+    text = value.strip().replace(",", "")
+    try:
+        q = ureg.Quantity(text)
+    except Exception:
+        raise ValueError(f"cannot read {value!r} as a quantity with a unit") from None
+    if not isinstance(q, pint.Quantity):  # a bare number string
+        q = ureg.Quantity(float(q), "")
+    return q
+
+
+def dimension_name(q: pint.Quantity) -> str:
+    """Words for the dimension of q, e.g. 'mass' or '[length] / [time]'."""
+    for kind, (unit, _words) in KINDS.items():
+        if unit and q.check(unit):
+            return kind.replace("_", " ")
+    return "dimensionless" if q.dimensionless else str(q.dimensionality)
+
+
+def parse(value, kind: str) -> float:
+    """The SI magnitude of ``value`` as a quantity of ``kind`` (a key of KINDS).
+
+    Raises ValueError naming what was expected and what was given, e.g.
+    "expected a duration, got '70 kg' (mass)".
+    """
+    unit, words = KINDS[kind]
+    q = to_quantity(value)
+    bare = q.unitless  # a plain number: no unit written (angles are dimensionless but have units)
+    if kind != "fraction" and (bare or (q.dimensionless and kind != "angle")):
+        raise ValueError(f"expected {words} with a unit (such as {example(kind)}), got {value!r}")
+    ok = q.check(unit) if unit else q.dimensionless
+    if not ok:
+        raise ValueError(f"expected {words}, got {value!r} ({dimension_name(q)})")
+    out = float(q.to(unit).magnitude) if unit else float(q.to("").magnitude)
+    if not math.isfinite(out):
+        raise ValueError(f"expected {words} with a finite value, got {value!r}")
+    return out
+
+
+def example(kind: str) -> str:
+    """An example value of a quantity kind, for messages."""
+    return {"time": "'70 min'", "length": "'100 nm'", "volume": "'10 mL'", "density": "'1.15 g/mL'",
+            "mass": "'1e-10 ug'", "temperature": "'4 degC'", "angular_speed": "'41000 rpm'",
+            "angle": "'23 deg'", "number_concentration": "'5e9 /mL'",
+            "mass_concentration": "'1 mg/mL'", "fraction": "'5 %'"}[kind]
+
+
+_RCF = re.compile(r"^\s*([0-9][0-9,]*\.?[0-9]*(?:[eE][+-]?[0-9]+)?)\s*(?:x|×)?\s*g\s*$")
+
+
+def parse_rcf(value) -> float:
+    """Relative centrifugal force (dimensionless multiple of standard gravity) from "100000 g", "100,000 x g",
+    "1e5 xg", or an acceleration such as "9.8e5 m/s^2"."""
+    if isinstance(value, str):
+        m = _RCF.match(value)
+        if m:
+            out = float(m.group(1).replace(",", ""))
+            if not math.isfinite(out):
+                raise ValueError(f"expected a finite relative centrifugal force, got {value!r}")
+            return out
+    q = to_quantity(value)
+    if q.check("m/s**2"):
+        return float(q.to("m/s**2").magnitude) / STANDARD_GRAVITY
+    raise ValueError(f"expected a relative centrifugal force such as '100000 g', got {value!r}"
+                     f" ({dimension_name(q)})")
+
+
+def concentration(value) -> tuple[float, bool]:
+    """(SI magnitude, is_mass) of a number concentration [1/m^3] or a mass concentration [kg/m^3]."""
+    q = to_quantity(value)
+    if q.check("1/m**3"):
+        return float(q.to("1/m**3").magnitude), False
+    if q.check("kg/m**3"):
+        return float(q.to("kg/m**3").magnitude), True
+    raise ValueError(f"expected a concentration such as '5e9 /mL' or '1 mg/mL', got {value!r} ({dimension_name(q)})")
+
+
+def fmt(value: float, unit: str, to: str, digits: int = 3) -> str:
+    """SI value shown in a chosen unit, e.g. fmt(4200, 's', 'min') -> '70 min'."""
+    q = ureg.Quantity(value, unit).to(to)
+    return f"{q.magnitude:.{digits}g} {to}"

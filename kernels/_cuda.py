@@ -1,0 +1,49 @@
+"""The one module of exosim that imports numba's CUDA target (numba-cuda).
+
+numba-cuda 0.30 is in maintenance mode; its successor (numba-cuda-mlir) should be a change to this file only.
+Everything else asks here whether CUDA is usable and gets the ``cuda`` module from ``require()``.
+Random numbers never come from ``numba.cuda.random`` (stored per-thread state): exosim uses Philox, see philox.py.
+"""
+import os
+
+try:  # numba-cuda is an optional dependency (extras cuda12 / cuda13 / test)
+    from numba import cuda
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    cuda = None
+    _IMPORT_ERROR = exc
+else:
+    _IMPORT_ERROR = None
+
+
+def simulator() -> bool:
+    """True when numba's CUDA simulator is on (NUMBA_ENABLE_CUDASIM=1): kernels run as Python on the CPU."""
+    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
+
+
+def available() -> bool:
+    """True when CUDA kernels can run here: a real GPU, or the simulator."""
+    if cuda is None:
+        return False
+    try:
+        return bool(cuda.is_available())
+    except Exception:  # a broken driver reads as no GPU
+        return False
+
+
+def real_gpu() -> bool:
+    """True when a real CUDA GPU (not the simulator) is usable."""
+    return available() and not simulator()
+
+
+def why_unavailable() -> str:
+    """One line saying why CUDA cannot be used here."""
+    if cuda is None:
+        return f"numba-cuda is not installed ({_IMPORT_ERROR}); install exosim[cuda12] or exosim[cuda13]"
+    return "no CUDA GPU found (numba.cuda.is_available() is False)"
+
+
+def require():
+    """The numba ``cuda`` module, or RuntimeError with the reason it cannot be used."""
+    if not available():
+        raise RuntimeError(why_unavailable())
+    return cuda

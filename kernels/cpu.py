@@ -1,0 +1,44 @@
+"""CPU loops (numba.njit, parallel over particles) around the shared per-particle functions."""
+import numba
+import numpy as np
+
+from .sampling import draw_truncated
+from .spin import P_RECORD, fixed_angle_run, swinging_bucket_run
+
+
+@numba.njit(parallel=True, cache=True)
+def spin_swinging(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):
+    """Swinging-bucket run for every active particle; particle i has global id pid0 + i."""
+    record = prm[P_RECORD] > 0.5
+    for i in numba.prange(diameter.shape[0]):
+        if active[i]:
+            o, r = swinging_bucket_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg)
+            outcome[i] = o
+            if record:
+                pos[i, 0] = r
+
+
+@numba.njit(parallel=True, cache=True)
+def spin_fixed(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):
+    """Fixed-angle run for every active particle; particle i has global id pid0 + i."""
+    record = prm[P_RECORD] > 0.5
+    for i in numba.prange(diameter.shape[0]):
+        if active[i]:
+            o, x, y, z = fixed_angle_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg)
+            outcome[i] = o
+            if record:
+                pos[i, 0] = x
+                pos[i, 1] = y
+                pos[i, 2] = z
+
+
+@numba.njit(parallel=True, cache=True)
+def sample(pid0, seed, stream, kind, p1, p2, lo, hi, out):
+    """Fill ``out`` with draws of one distribution for particles pid0, pid0 + 1, ..."""
+    for i in numba.prange(out.shape[0]):
+        out[i] = draw_truncated(pid0 + i, seed, stream, kind, p1, p2, lo, hi)
+
+
+def empty_positions(n, record):
+    """Position buffer: (n, 3) when recording, else a dummy (1, 3)."""
+    return np.zeros((n if record else 1, 3))

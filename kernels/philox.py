@@ -1,0 +1,84 @@
+"""Counter-based random numbers: Philox4x32-10 (Salmon, Moraes, Dror & Shaw, "Parallel random numbers: as easy as
+1, 2, 3", SC'11, doi:10.1145/2063384.2063405), bit-for-bit the Random123 reference.
+
+No stored state: the numbers of a particle are a pure function of (seed, stream) -- the key -- and
+(particle id, step, draw) -- the counter. The same seed gives the same numbers on the CPU and the GPU, whatever
+the chunking or the number of workers.
+
+Counter layout used throughout exosim: c0, c1 = low and high 32 bits of the global particle id, c2 = protocol step,
+c3 = draw index. Key: k0 = seed (32 bit), k1 = stream (one per purpose, see ``STREAM_*``).
+
+The 32-bit words travel as uint64 values holding 32-bit numbers, so that the 32x32 -> 64 bit product of a
+Philox round is one uint64 multiplication on both targets.
+"""
+import math
+
+import numpy as np
+from numba.extending import register_jitable
+
+# Random123 philox.h constants
+PHILOX_M0 = np.uint64(0xD2511F53)
+PHILOX_M1 = np.uint64(0xCD9E8D57)
+PHILOX_W0 = np.uint64(0x9E3779B9)
+PHILOX_W1 = np.uint64(0xBB67AE85)
+MASK32 = np.uint64(0xFFFFFFFF)
+SHIFT32 = np.uint64(32)
+TWO_POW_M32 = 2.0 ** -32
+TWO_PI = 2.0 * math.pi
+
+# streams (k1): one per purpose, so that no two purposes ever share a number
+STREAM_DIAMETER = 1
+STREAM_DENSITY = 2
+STREAM_SPIN = 3
+
+
+@register_jitable
+def philox4x32_10(c0, c1, c2, c3, k0, k1):
+    """Philox4x32 with 10 rounds.
+
+    Args: c0..c3 counter words, k0 and k1 key words, each an integer in [0, 2**32).
+    Returns: four integers in [0, 2**32) (as uint64).
+    """
+    c0 = np.uint64(c0)
+    c1 = np.uint64(c1)
+    c2 = np.uint64(c2)
+    c3 = np.uint64(c3)
+    k0 = np.uint64(k0)
+    k1 = np.uint64(k1)
+    for _ in range(10):
+        p0 = PHILOX_M0 * c0
+        p1 = PHILOX_M1 * c2
+        hi0 = p0 >> SHIFT32
+        lo0 = p0 & MASK32
+        hi1 = p1 >> SHIFT32
+        lo1 = p1 & MASK32
+        c0 = hi1 ^ c1 ^ k0
+        c1 = lo1
+        c2 = hi0 ^ c3 ^ k1
+        c3 = lo0
+        k0 = (k0 + PHILOX_W0) & MASK32
+        k1 = (k1 + PHILOX_W1) & MASK32
+    return c0, c1, c2, c3
+
+
+@register_jitable
+def random_words(pid, step, draw, seed, stream):
+    """The four 32-bit words for particle ``pid`` (int >= 0), protocol ``step``, ``draw`` under (seed, stream)."""
+    pid = np.uint64(pid)
+    return philox4x32_10(pid & MASK32, pid >> SHIFT32, step, draw, seed, stream)
+
+
+@register_jitable
+def uniform_open(word):
+    """Uniform number in the open interval (0, 1) from a 32-bit word: (word + 1/2) 2^-32."""
+    return (float(word) + 0.5) * TWO_POW_M32
+
+
+@register_jitable
+def box_muller(w0, w1):
+    """Two independent standard normal numbers from two 32-bit words (Box & Muller 1958, Ann Math Stat 29:610)."""
+    u0 = uniform_open(w0)
+    u1 = uniform_open(w1)
+    rad = math.sqrt(-2.0 * math.log(u0))
+    ang = TWO_PI * u1
+    return rad * math.cos(ang), rad * math.sin(ang)

@@ -6,6 +6,7 @@ numpy arrays under the CUDA simulator.
 from functools import cache
 
 from . import _cuda
+from ._cuda import cuda  # a module global: the CUDA simulator swaps globals named after numba.cuda
 from .sampling import draw_truncated
 from .spin import P_RECORD, fixed_angle_run, swinging_bucket_run
 
@@ -15,7 +16,7 @@ THREADS_PER_BLOCK = 256
 @cache
 def kernels():
     """Compile-on-demand namespace of the CUDA kernels: ``spin_swinging``, ``spin_fixed``, ``sample``."""
-    cuda = _cuda.require()
+    _cuda.require()
 
     @cuda.jit
     def spin_swinging(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):

@@ -70,6 +70,15 @@ def pellet_outcome(pid, step, seed, prm):
 
 
 @register_jitable
+def swinging_start(pid, step, seed, prm):
+    """Starting radius [m], uniform between the meniscus and the bottom of a swinging-bucket tube (well mixed,
+    constant cross-section)."""
+    r_men = prm[P_R_MENISCUS]
+    w = random_words(pid, step, DRAW_START, seed, STREAM_SPIN)
+    return r_men + (prm[P_R_MAX] - r_men) * uniform_open(w[0])
+
+
+@register_jitable
 def swinging_bucket_run(pid, step, seed, diameter, rho_particle, prm, seg):
     """Radial motion of one particle in a swinging-bucket tube, meniscus (reflecting) to bottom (pellet).
 
@@ -79,8 +88,7 @@ def swinging_bucket_run(pid, step, seed, diameter, rho_particle, prm, seg):
     r_men = prm[P_R_MENISCUS]
     b = prm[P_R_MAX]
     absorbing = prm[P_ABSORB] > 0.5
-    w = random_words(pid, step, DRAW_START, seed, STREAM_SPIN)
-    r = r_men + (b - r_men) * uniform_open(w[0])
+    r = swinging_start(pid, step, seed, prm)
     for j in range(seg.shape[0]):
         h = seg[j, 0]
         rate = s * seg[j, 1]

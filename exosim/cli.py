@@ -18,8 +18,21 @@ from .errors import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Monte Carlo simulation of extracellular-vesicle isolation protocols.")
-console = Console()
-err_console = Console(stderr=True)
+
+
+class _Consoles:
+    """Consoles made on use, so they follow the current stdout/stderr; wide tables when not on a terminal."""
+
+    @property
+    def out(self) -> Console:
+        return Console(width=None if sys.stdout.isatty() else 150)
+
+    @property
+    def err(self) -> Console:
+        return Console(stderr=True, width=None if sys.stderr.isatty() else 150)
+
+
+_consoles = _Consoles()
 
 
 class Fail(Exception):
@@ -27,7 +40,7 @@ class Fail(Exception):
 
 
 def _fail(message: str) -> None:
-    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    _consoles.err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -121,7 +134,9 @@ def run(
     except Fail as exc:
         _fail(str(exc))
 
-    show = not quiet and console.is_terminal
+    console = _consoles.out
+    err_console = _consoles.err
+    show = not quiet and err_console.is_terminal
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, disable=not show, transient=True) as bar:
         total = n * len(prot.steps)
@@ -156,6 +171,7 @@ def rotors():
                 "k (computed)", "k (published)", "max x g (avg)"):
         t.add_column(col, justify="left" if col in ("rotor", "kind") else "right")
     from .physics.rotors import rcf
+    console = _consoles.out
     for r in load_rotors().values():
         t.add_row(r.name, r.kind, f"{r.angle * 57.29577951308232:.0f}°", f"{r.max_rpm:,.0f}",
                   f"{r.r_min * 1e3:.1f}", f"{r.r_avg * 1e3:.1f}", f"{r.r_max * 1e3:.1f}",
@@ -184,14 +200,9 @@ def plot(
     out = out or results_file.with_suffix(".png")
     fig = recovery_figure(ds)
     fig.savefig(out, dpi=150, bbox_inches="tight")
-    console.print(f"figure written to {out}", highlight=False)
+    _consoles.out.print(f"figure written to {out}", highlight=False)
 
 
-def main(argv=None):
+def main():
     """Entry point of the ``exosim`` command."""
-    try:
-        app(args=argv, standalone_mode=True)
-    except SystemExit as exc:
-        if exc.code not in (0, None) and exc.code != 2 and isinstance(exc.code, int) and exc.code == 1:
-            sys.exit(2)  # click's usage errors already printed one line
-        raise
+    app()

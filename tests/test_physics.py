@@ -137,7 +137,7 @@ def test_mean_squared_displacement_is_2dt():
 def test_sedimentation_equilibrium_profile():
     """Reflecting bottom, long run: the radial distribution is c(r) ~ exp(s w^2 r^2 / (2 D)) (physics.md).
     Compared in 10 bins, each within 5 binomial standard errors, at two step sizes (the O(h) boundary error of
-    mirror reflection is below the Monte Carlo error at these steps: sqrt(2 D h) is 1/60 of the column)."""
+    mirror reflection is below the Monte Carlo error at these steps: sqrt(2 D h) is 1/11 and 1/16 of the column)."""
     d, rho_p = 20e-9, 1360.0
     D = formulas.diffusion_coefficient(d, T20, ETA_W)
     s = formulas.sedimentation_coefficient(d, rho_p, RHO_W, ETA_W)

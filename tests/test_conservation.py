@@ -1,0 +1,50 @@
+"""Fate bookkeeping is exact: after every step the weights of all places add up to the input (property test)."""
+import numpy as np
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from exosim import CPU, load_sample, simulate
+from exosim.config import Protocol, load_media, load_rotors
+
+ROTORS = load_rotors()
+MEDIA = load_media()
+SAMPLE = load_sample("msc_conditioned_medium")
+
+
+@st.composite
+def protocols(draw):
+    steps = []
+    for _ in range(draw(st.integers(1, 4))):
+        rotor = draw(st.sampled_from(["SW 41 Ti", "Type 70 Ti", "MLS-50", "TLA-110"]))
+        r = ROTORS[rotor]
+        step = {
+            "kind": draw(st.sampled_from(["centrifuge", "wash"])),
+            "rotor": rotor,
+            "speed": f"{draw(st.floats(0.05, 1.0)) * r.max_rpm:.0f} rpm",
+            "duration": f"{draw(st.floats(1, 120)):.2f} min",
+            "accel": f"{draw(st.floats(0, 3)):.2f} min",
+            "residual_volume": f"{draw(st.floats(0, 0.02)) * r.tube_volume * 1e6:.4f} mL",
+            "wall_loss": f"{draw(st.floats(0, 30)):.1f} %",
+        }
+        keep = "pellet" if step["kind"] == "wash" else draw(st.sampled_from(["pellet", "supernatant"]))
+        if step["kind"] == "centrifuge":
+            step["keep"] = keep
+        if keep == "pellet":
+            step["resuspend"] = f"{draw(st.floats(0.1, 0.9)) * r.tube_volume * 1e6:.3f} mL PBS"
+        steps.append(step)
+    return Protocol.model_validate({"name": "random", "temperature": "4 degC", "steps": steps},
+                                   context={"rotors": ROTORS, "media": MEDIA})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(protocol=protocols(), seed=st.integers(0, 2 ** 32 - 1))
+def test_weights_of_all_places_add_up_to_the_input(protocol, seed):
+    ds = simulate(protocol, SAMPLE, n_particles=400, seed=seed, device=CPU())
+    total = ds.fate_count.sum("place")  # (step, population)
+    np.testing.assert_allclose(total.values, np.broadcast_to(ds.input_count.values, total.shape), rtol=1e-12)
+    product = ds.fate_count.sel(place="product").values
+    assert np.all(np.diff(product, axis=0) <= 0)  # nothing comes back once gone
+    assert np.all(ds.fate_count.values >= 0)
+    np.testing.assert_allclose(ds.recovery.values, product[-1] / ds.input_count.values, rtol=1e-12)
+    # the step recoveries chain to the overall recovery
+    chained = np.prod(np.nan_to_num(ds.step_recovery.values, nan=0.0), axis=0)
+    np.testing.assert_allclose(chained, ds.recovery.values, rtol=1e-9, atol=1e-12)

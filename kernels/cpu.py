@@ -6,7 +6,7 @@ from .sampling import draw_truncated
 from .spin import P_RECORD, fixed_angle_run, swinging_bucket_run
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True)
 def spin_swinging(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):
     """Swinging-bucket run for every active particle; particle i has global id pid0 + i."""
     record = prm[P_RECORD] > 0.5
@@ -18,7 +18,7 @@ def spin_swinging(pid0, step, seed, diameter, density, active, prm, seg, outcome
                 pos[i, 0] = r
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True)
 def spin_fixed(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):
     """Fixed-angle run for every active particle; particle i has global id pid0 + i."""
     record = prm[P_RECORD] > 0.5
@@ -32,7 +32,7 @@ def spin_fixed(pid0, step, seed, diameter, density, active, prm, seg, outcome, p
                 pos[i, 2] = z
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True)
 def sample(pid0, seed, stream, kind, p1, p2, lo, hi, out):
     """Fill ``out`` with draws of one distribution for particles pid0, pid0 + 1, ..."""
     for i in numba.prange(out.shape[0]):

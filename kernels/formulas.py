@@ -8,6 +8,7 @@ import math
 from numba.extending import register_jitable
 
 BOLTZMANN = 1.380649e-23  # J/K, exact (SI 2019)
+BRIDGE_CUTOFF = 50.0  # bridge exponents beyond this give probabilities below 2e-22: counted as zero
 
 
 @register_jitable
@@ -52,9 +53,13 @@ def bridge_crossing_probability(gap0, gap1, variance):
     V the variance accumulated over the step (Gobet 2000, ESAIM PS 4:167; for V = 2 D h this is
     exp(-g0 g1 / (D h)) of physics.md). Args: gap0, gap1 [m], variance [m^2]. Returns: P in [0, 1].
     """
-    if variance <= 0.0:
+    if not bridge_may_cross(gap0, gap1, variance):
         return 0.0
-    e = 2.0 * gap0 * gap1 / variance
-    if e > 50.0:
-        return 0.0
-    return math.exp(-e)
+    return math.exp(-2.0 * gap0 * gap1 / variance)
+
+
+@register_jitable
+def bridge_may_cross(gap0, gap1, variance):
+    """False when the bridge crossing probability is below exp(-BRIDGE_CUTOFF) (no division: a cheap test for
+    the common case of a particle far from the wall). Args as ``bridge_crossing_probability``."""
+    return 2.0 * gap0 * gap1 < BRIDGE_CUTOFF * variance

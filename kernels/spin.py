@@ -19,9 +19,9 @@ import math
 
 from numba.extending import register_jitable
 
-from .formulas import (bridge_crossing_probability, diffusion_coefficient, ou_clock_variance,
+from .formulas import (bridge_crossing_probability, bridge_may_cross, diffusion_coefficient, ou_clock_variance,
                        sedimentation_coefficient)
-from .philox import STREAM_SPIN, TWO_PI, box_muller, random_words, uniform_open
+from .philox import STREAM_BRIDGE, STREAM_SPIN, TWO_PI, box_muller, random_words, uniform_open
 
 SUPERNATANT = 0
 PELLET = 1
@@ -49,7 +49,7 @@ N_PARAMS = 16
 DRAW_START = 0          # draws 0 .. MAX_TRIES-1 place the particle
 MAX_TRIES = 256
 DRAW_LOSS = MAX_TRIES   # one draw for the wall loss
-DRAW_SEG0 = MAX_TRIES + 1  # segment j uses DRAW_SEG0 + 2 j and DRAW_SEG0 + 2 j + 1
+DRAW_SEG0 = MAX_TRIES + 1  # swinging: segments j..j+3 (j % 4 == 0) share DRAW_SEG0 + j; fixed: DRAW_SEG0 + j
 
 
 @register_jitable
@@ -82,6 +82,9 @@ def swinging_start(pid, step, seed, prm):
 def swinging_bucket_run(pid, step, seed, diameter, rho_particle, prm, seg):
     """Radial motion of one particle in a swinging-bucket tube, meniscus (reflecting) to bottom (pellet).
 
+    One Philox call gives the normals of four segments (draw DRAW_SEG0 + j, j a multiple of 4); a bridge test
+    that can matter (particle near the wall) draws its uniform from STREAM_BRIDGE, draw j. The transition
+    coefficients are recomputed only when a segment differs from the one before (a split plateau reuses them).
     Returns (outcome, r [m]): r is the radius where the particle ends (the wall radius when pelleted).
     """
     s, d = particle_rates(diameter, rho_particle, prm)
@@ -89,20 +92,44 @@ def swinging_bucket_run(pid, step, seed, diameter, rho_particle, prm, seg):
     b = prm[P_R_MAX]
     absorbing = prm[P_ABSORB] > 0.5
     r = swinging_start(pid, step, seed, prm)
+    h_prev = -1.0
+    w2_prev = -1.0
+    growth = 1.0
+    shrink = 1.0
+    var_u = 0.0
+    sd_u = 0.0
+    z0 = z1 = z2 = z3 = 0.0
     for j in range(seg.shape[0]):
         h = seg[j, 0]
-        rate = s * seg[j, 1]
-        w = random_words(pid, step, DRAW_SEG0 + 2 * j, seed, STREAM_SPIN)
-        z, _ = box_muller(w[0], w[1])
-        growth = math.exp(rate * h)
-        var_u = ou_clock_variance(rate, d, h)
-        y = growth * (r + math.sqrt(var_u) * z)
+        w2 = seg[j, 1]
+        if h != h_prev or w2 != w2_prev:
+            rate = s * w2
+            growth = math.exp(rate * h)
+            shrink = 1.0 / growth
+            var_u = ou_clock_variance(rate, d, h)
+            sd_u = math.sqrt(var_u)
+            h_prev = h
+            w2_prev = w2
+        k = j & 3
+        if k == 0:
+            w = random_words(pid, step, DRAW_SEG0 + j, seed, STREAM_SPIN)
+            z0, z1 = box_muller(w[0], w[1])
+            z2, z3 = box_muller(w[2], w[3])
+            z = z0
+        elif k == 1:
+            z = z1
+        elif k == 2:
+            z = z2
+        else:
+            z = z3
+        y = growth * (r + sd_u * z)
         if y >= b:
             if absorbing:
                 return pellet_outcome(pid, step, seed, prm), b
             y = 2.0 * b - y
-        elif absorbing:
-            if uniform_open(w[2]) < bridge_crossing_probability(b - r, (b - y) / growth, var_u):
+        elif absorbing and bridge_may_cross(b - r, (b - y) * shrink, var_u):
+            u = uniform_open(random_words(pid, step, j, seed, STREAM_BRIDGE)[0])
+            if u < bridge_crossing_probability(b - r, (b - y) * shrink, var_u):
                 return pellet_outcome(pid, step, seed, prm), b
         if y < r_men:
             y = 2.0 * r_men - y
@@ -182,8 +209,7 @@ def fixed_angle_run(pid, step, seed, diameter, rho_particle, prm, seg):
     for j in range(seg.shape[0]):
         h = seg[j, 0]
         rate = s * seg[j, 1]
-        wa = random_words(pid, step, DRAW_SEG0 + 2 * j, seed, STREAM_SPIN)
-        wb = random_words(pid, step, DRAW_SEG0 + 2 * j + 1, seed, STREAM_SPIN)
+        wa = random_words(pid, step, DRAW_SEG0 + j, seed, STREAM_SPIN)
         n1, n2 = box_muller(wa[0], wa[1])
         n3, _ = box_muller(wa[2], wa[3])
         growth = math.exp(rate * h)
@@ -202,8 +228,10 @@ def fixed_angle_run(pid, step, seed, diameter, rho_particle, prm, seg):
             if outer:
                 p_wall = bridge_crossing_probability(radius - rho, (radius - rho_new) / growth, var_u)
             p_bottom = bridge_crossing_probability(length - t, (length - t_new) / growth, var_u)
-            if uniform_open(wb[0]) < 1.0 - (1.0 - p_wall) * (1.0 - p_bottom):
-                return pellet_outcome(pid, step, seed, prm), x, y, z
+            if p_wall > 0.0 or p_bottom > 0.0:
+                u = uniform_open(random_words(pid, step, j, seed, STREAM_BRIDGE)[0])
+                if u < 1.0 - (1.0 - p_wall) * (1.0 - p_bottom):
+                    return pellet_outcome(pid, step, seed, prm), x, y, z
         # reflections: bottom (when not absorbing), wall, top, meniscus
         if t_new > length:
             shift = 2.0 * (t_new - length)

@@ -1,7 +1,8 @@
 """CUDA kernels (one thread per particle) around the shared per-particle functions.
 
-Built on first use, so that importing exosim never needs numba-cuda. Arrays are CuPy arrays on a real GPU and
-numpy arrays under the CUDA simulator.
+The kernel bodies are plain functions here; ``kernels()`` compiles them with ``cuda.jit`` on first use, so that
+importing exosim never needs numba-cuda. Arrays are CuPy arrays on a real GPU and numpy arrays under the CUDA
+simulator.
 """
 from functools import cache
 
@@ -12,39 +13,47 @@ from .spin import P_RECORD, fixed_angle_run, swinging_bucket_run
 
 THREADS_PER_BLOCK = 256
 
+# numba type signatures, for ahead-of-time compilation checks (cuda.compile_ptx)
+SPIN_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:], boolean[:], float64[:], float64[:, :], uint8[:], "
+                  "float64[:, :])")
+SAMPLE_SIGNATURE = "(int64, int64, int64, int64, float64, float64, float64, float64, float64[:])"
+
+
+def spin_swinging(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):
+    i = cuda.grid(1)
+    if i < diameter.shape[0] and active[i]:
+        o, r = swinging_bucket_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg)
+        outcome[i] = o
+        if prm[P_RECORD] > 0.5:
+            pos[i, 0] = r
+
+
+def spin_fixed(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):
+    i = cuda.grid(1)
+    if i < diameter.shape[0] and active[i]:
+        o, x, y, z = fixed_angle_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg)
+        outcome[i] = o
+        if prm[P_RECORD] > 0.5:
+            pos[i, 0] = x
+            pos[i, 1] = y
+            pos[i, 2] = z
+
+
+def sample(pid0, seed, stream, kind, p1, p2, lo, hi, out):
+    i = cuda.grid(1)
+    if i < out.shape[0]:
+        out[i] = draw_truncated(pid0 + i, seed, stream, kind, p1, p2, lo, hi)
+
+
+KERNELS = (spin_swinging, spin_fixed, sample)
+SIGNATURES = (SPIN_SIGNATURE, SPIN_SIGNATURE, SAMPLE_SIGNATURE)
+
 
 @cache
 def kernels():
-    """Compile-on-demand namespace of the CUDA kernels: ``spin_swinging``, ``spin_fixed``, ``sample``."""
+    """The compiled CUDA kernels ``(spin_swinging, spin_fixed, sample)``."""
     _cuda.require()
-
-    @cuda.jit
-    def spin_swinging(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):
-        i = cuda.grid(1)
-        if i < diameter.shape[0] and active[i]:
-            o, r = swinging_bucket_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg)
-            outcome[i] = o
-            if prm[P_RECORD] > 0.5:
-                pos[i, 0] = r
-
-    @cuda.jit
-    def spin_fixed(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):
-        i = cuda.grid(1)
-        if i < diameter.shape[0] and active[i]:
-            o, x, y, z = fixed_angle_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg)
-            outcome[i] = o
-            if prm[P_RECORD] > 0.5:
-                pos[i, 0] = x
-                pos[i, 1] = y
-                pos[i, 2] = z
-
-    @cuda.jit
-    def sample(pid0, seed, stream, kind, p1, p2, lo, hi, out):
-        i = cuda.grid(1)
-        if i < out.shape[0]:
-            out[i] = draw_truncated(pid0 + i, seed, stream, kind, p1, p2, lo, hi)
-
-    return spin_swinging, spin_fixed, sample
+    return tuple(cuda.jit(k) for k in KERNELS)
 
 
 def launch(kernel, n, *args):

@@ -34,32 +34,36 @@ STREAM_BRIDGE = 4
 
 
 @register_jitable
+def mulhilo32(a, b):
+    """(high, low) 32-bit halves of the 64-bit product of two 32-bit words, as uint32 values.
+
+    Written for every target as a 64-bit product; exosim.kernels._cuda gives the CUDA target the same function
+    through the umulhi instruction (one 32-bit multiply for each half instead of an emulated 64-bit one).
+    """
+    p = np.uint64(a) * np.uint64(b)
+    return np.uint32(p >> SHIFT32), np.uint32(p & MASK32)
+
+
+@register_jitable
 def philox4x32_10(c0, c1, c2, c3, k0, k1):
     """Philox4x32 with 10 rounds.
 
     Args: c0..c3 counter words, k0 and k1 key words, each an integer in [0, 2**32).
     Returns: four integers in [0, 2**32) (as uint64).
     """
-    c0 = np.uint64(c0)
-    c1 = np.uint64(c1)
-    c2 = np.uint64(c2)
-    c3 = np.uint64(c3)
-    k0 = np.uint64(k0)
-    k1 = np.uint64(k1)
+    c0 = np.uint32(c0)
+    c1 = np.uint32(c1)
+    c2 = np.uint32(c2)
+    c3 = np.uint32(c3)
+    k0 = np.uint32(k0)
+    k1 = np.uint32(k1)
     for _ in range(10):
-        p0 = PHILOX_M0 * c0
-        p1 = PHILOX_M1 * c2
-        hi0 = p0 >> SHIFT32
-        lo0 = p0 & MASK32
-        hi1 = p1 >> SHIFT32
-        lo1 = p1 & MASK32
-        c0 = hi1 ^ c1 ^ k0
-        c1 = lo1
-        c2 = hi0 ^ c3 ^ k1
-        c3 = lo0
-        k0 = (k0 + PHILOX_W0) & MASK32
-        k1 = (k1 + PHILOX_W1) & MASK32
-    return c0, c1, c2, c3
+        hi0, lo0 = mulhilo32(PHILOX_M0, c0)
+        hi1, lo1 = mulhilo32(PHILOX_M1, c2)
+        c0, c1, c2, c3 = np.uint32(hi1 ^ c1 ^ k0), lo1, np.uint32(hi0 ^ c3 ^ k1), lo0
+        k0 = np.uint32((np.uint64(k0) + PHILOX_W0) & MASK32)
+        k1 = np.uint32((np.uint64(k1) + PHILOX_W1) & MASK32)
+    return np.uint64(c0), np.uint64(c1), np.uint64(c2), np.uint64(c3)
 
 
 @register_jitable

@@ -23,13 +23,14 @@ def simulate(protocol: Protocol, sample: Sample, n_particles: int = 100_000, see
         brownian: False switches Brownian motion off (deterministic sedimentation).
         chunk: particles per kernel launch.
         progress: callable(step_index, particles_done) called after every chunk.
-        keep_particles: also return per-particle arrays as ``ds.attrs['particles']`` (an xarray.Dataset).
+        keep_particles: also return per-particle arrays (dimension ``particle``: ``particle_diameter``,
+            ``particle_density``, ``particle_population``, ``particle_fate``, ``particle_fate_step``); a results
+            file stores them in its group ``particles``.
     """
     device = device or auto_select()
     run = run_protocol(protocol, sample, n_particles=n_particles, seed=seed, device=device, max_step=max_step,
                        brownian=brownian, chunk=chunk, progress=progress)
-    ds = to_dataset(run, record_particles=keep_particles)
+    ds = to_dataset(run)
     if keep_particles:
-        ds.attrs["particles_group"] = "particles"
-        ds.encoding["particles"] = particles_dataset(run)
+        ds = ds.merge(particles_dataset(run))
     return ds

@@ -150,8 +150,7 @@ def run(
             console.print(line, highlight=False)
         console.print(steps_table(ds))
     if out is not None:
-        parts = ds.encoding.pop("particles", None)
-        path = results.write(ds, out, parts)
+        path = results.write(ds, out)
         if not quiet:
             console.print(f"results written to {path}", highlight=False)
 

@@ -337,7 +337,7 @@ class _Spin(Strict):
 
     def _check_liquids(self, rotor: Rotor, info: ValidationInfo):
         media = (info.context or {}).get("media")
-        for field in ("resuspend", "dilute"):
+        for field in ("resuspend",):
             liquid = getattr(self, field, None)
             if liquid is None:
                 continue
@@ -365,7 +365,6 @@ class Centrifuge(_Spin):
     kind: Literal["centrifuge"]
     keep: Literal["supernatant", "pellet"]
     resuspend: Optional[LiquidSpec] = None
-    dilute: Optional[LiquidSpec] = None
 
     @model_validator(mode="after")
     def _keep(self):
@@ -383,11 +382,15 @@ class Wash(_Spin):
     medium: str = "PBS"
     resuspend: LiquidSpec
 
-    def as_centrifuge(self, rotor: Rotor) -> Centrifuge:
-        data = {k: getattr(self, k) for k in _Spin.model_fields}
-        data.update(kind="centrifuge", keep="pellet", resuspend=self.resuspend,
-                    dilute=Liquid(self.fill or rotor.tube_volume, self.medium))
-        return Centrifuge.model_construct(**data)
+    keep: Literal["pellet"] = "pellet"
+
+    @field_validator("medium")
+    @classmethod
+    def _medium(cls, value, info: ValidationInfo):
+        known = (info.context or {}).get("media")
+        if known is not None and value not in known:
+            raise ValueError(f"unknown medium {value!r}; known: {', '.join(sorted(known))}")
+        return value
 
 
 Step = Annotated[Union[Centrifuge, Wash], Field(discriminator="kind")]

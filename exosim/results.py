@@ -36,7 +36,7 @@ def _ratio_stderr(num_mask, den_mask, den_weight, counts, var_counts):
     return r, float(np.sqrt(np.sum(grad ** 2 * var_counts)))
 
 
-def to_dataset(run: Run, record_particles: bool = False) -> xr.Dataset:
+def to_dataset(run: Run) -> xr.Dataset:
     """The run as a Dataset (dims: population, step, place)."""
     sample, protocol = run.sample, run.protocol
     pops = sample.populations
@@ -120,26 +120,43 @@ def to_dataset(run: Run, record_particles: bool = False) -> xr.Dataset:
         temperature_K=float(protocol.temperature),
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
-    if record_particles:
-        ds.attrs["particles_group"] = "particles"
     return ds
 
 
+PARTICLE_PREFIX = "particle_"
+
+
 def particles_dataset(run: Run) -> xr.Dataset:
-    """Per-particle arrays (group ``particles`` of the file)."""
+    """Per-particle arrays along the dimension ``particle`` (variables named ``particle_*``)."""
     p, dev = run.particles, run.device
+    places = ", ".join(f"{i}={name}" for i, name in enumerate(PLACES))
     return xr.Dataset({
-        "diameter": _var("particle", dev.to_host(p.diameter), "m", "particle diameter"),
-        "density": _var("particle", dev.to_host(p.density), "kg/m3", "particle density"),
-        "population": _var("particle", dev.to_host(p.population), "1", "index into the population coordinate"),
-        "fate": _var("particle", dev.to_host(p.fate), "1", "place index (" + ", ".join(
-            f"{i}={name}" for i, name in enumerate(PLACES)) + ")"),
-        "fate_step": _var("particle", dev.to_host(p.fate_step), "1", "step that moved the particle (-1: none)"),
+        "particle_diameter": _var("particle", dev.to_host(p.diameter), "m", "particle diameter"),
+        "particle_density": _var("particle", dev.to_host(p.density), "kg/m3", "particle density"),
+        "particle_population": _var("particle", dev.to_host(p.population), "1",
+                                    "index into the population coordinate"),
+        "particle_fate": _var("particle", dev.to_host(p.fate), "1", f"place index ({places})"),
+        "particle_fate_step": _var("particle", dev.to_host(p.fate_step), "1",
+                                   "step that moved the particle (-1: still in the product)"),
     })
 
 
-def write(ds: xr.Dataset, path, particles: xr.Dataset | None = None) -> Path:
-    """Write atomically: to a temporary file in the same folder, then rename. Returns the path."""
+def split_particles(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset | None]:
+    """(summary, per-particle arrays or None): the second goes to the file's group ``particles``, its variables
+    named without the ``particle_`` prefix."""
+    names = [v for v in ds.data_vars if "particle" in ds[v].dims]
+    if not names:
+        return ds, None
+    parts = ds[names].rename({v: v[len(PARTICLE_PREFIX):] for v in names})
+    summary = ds.drop_vars(names)
+    summary.attrs["particles_group"] = "particles"
+    return summary, parts
+
+
+def write(ds: xr.Dataset, path) -> Path:
+    """Write atomically: to a temporary file in the same folder, then rename. Per-particle arrays, if any, go to
+    the group ``particles``. Returns the path."""
+    ds, particles = split_particles(ds)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -55,7 +55,7 @@ def test_whole_protocol_same_on_cpu_and_cuda(device):
     protocol, sample = load_protocol("duc_standard"), load_sample("msc_conditioned_medium")
     ref = simulate(protocol, sample, n_particles=48, seed=4, device=CPU(), keep_particles=True)
     got = simulate(protocol, sample, n_particles=48, seed=4, device=device, keep_particles=True)
-    np.testing.assert_array_equal(got.encoding["particles"].fate.values, ref.encoding["particles"].fate.values)
+    np.testing.assert_array_equal(got.particle_fate.values, ref.particle_fate.values)
     np.testing.assert_array_equal(got.fate_count.values, ref.fate_count.values)
 
 

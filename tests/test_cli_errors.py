@@ -91,6 +91,10 @@ def test_good_input_runs(tmp_path):
      ["steps[0].resuspend", "unknown medium"]),
     ("{kind: centrifuge, rotor: SW 41 Ti, rcf: fast, duration: 7 min, keep: supernatant}",
      ["steps[0].rcf", "fast"]),
+    ("{kind: wash, rotor: SW 41 Ti, rcf: 1000 g, duration: 7 min, medium: soup, resuspend: 1 mL PBS}",
+     ["steps[0].medium", "unknown medium"]),
+    ("{kind: centrifuge, rotor: SW 41 Ti, rcf: 1000 g, duration: 7 min, keep: supernatant, wall_loss: 100 %}",
+     ["steps[0].wall_loss", "below 100 %"]),
 ])
 def test_bad_protocol_fields(tmp_path, step, needles):
     result, out = invoke(tmp_path, protocol_text(step))

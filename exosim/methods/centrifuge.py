@@ -109,13 +109,11 @@ def plan_spin(index: int, step: Centrifuge | Wash, volume: float, medium: Medium
         raise ConfigError(source, f"{where}.{field}", problem)
 
     rotor = rotors[step.rotor]
-    if isinstance(step, Wash):
-        step = step.as_centrifuge(rotor)
     fill = step.fill or rotor.tube_volume
-    if step.dilute is not None:
-        tubes = math.ceil(volume / fill * (1 - 1e-9))
+    if isinstance(step, Wash):  # spread over tubes, each topped up with buffer to the fill volume
+        tubes = max(1, math.ceil(volume / fill * (1 - 1e-9)))
         volume_spun = tubes * fill
-        medium = media[step.dilute.medium] if step.dilute.medium else medium
+        medium = media[step.medium]
     else:
         tubes = max(1, math.ceil(volume / fill * (1 - 1e-9)))
         volume_spun = volume
@@ -131,7 +129,7 @@ def plan_spin(index: int, step: Centrifuge | Wash, volume: float, medium: Medium
         medium_out = media[step.resuspend.medium] if step.resuspend.medium else medium
     label = step.name or f"{step.kind} {step.rcf or geom.rcf(step.omega(rotor), rotor.r_avg):,.0f} g"
     return SpinPlan(
-        index=index, label=label, kind="wash" if step.dilute is not None else "centrifuge", rotor=rotor,
+        index=index, label=label, kind=step.kind, rotor=rotor,
         omega=step.omega(rotor), duration=step.duration, accel=step.accel, decel=step.decel, keep=step.keep,
         wall_loss=step.wall_loss if step.keep == "pellet" else 0.0, tubes=tubes, liquid_per_tube=per_tube,
         runs=math.ceil(tubes / rotor.places), volume_in=volume, volume_out=volume_out, medium=medium,

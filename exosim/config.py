@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError,
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError,
                       ValidationInfo, field_validator, model_validator)
 
 from . import units
@@ -53,6 +53,26 @@ def _rcf(value):
 
 
 RCF = Annotated[float, BeforeValidator(_rcf)]
+
+
+def _unknown(what: str, value: str, known) -> str:
+    return f"unknown {what} {value!r}; known {what}s: {', '.join(known)}"
+
+
+def _in_catalog(catalog: str, what: str):
+    """Validator: the value names an entry of the catalog passed in the validation context (if one is)."""
+
+    def check(value, info: ValidationInfo):
+        known = (info.context or {}).get(catalog)
+        if known is not None and value not in known:
+            raise ValueError(_unknown(what, value, known))
+        return value
+
+    return AfterValidator(check)
+
+
+MediumName = Annotated[str, _in_catalog("media", "medium")]
+RotorName = Annotated[str, _in_catalog("rotors", "rotor")]
 
 
 class Strict(BaseModel):
@@ -230,17 +250,9 @@ class Sample(Strict):
 
     name: str
     volume: Volume
-    medium: str
+    medium: MediumName
     populations: list[Population] = Field(min_length=1)
     description: str = ""
-
-    @field_validator("medium")
-    @classmethod
-    def _medium(cls, value, info: ValidationInfo):
-        known = (info.context or {}).get("media")
-        if known is not None and value not in known:
-            raise ValueError(f"unknown medium {value!r}; known: {', '.join(sorted(known))}")
-        return value
 
     @model_validator(mode="after")
     def _check(self):
@@ -287,7 +299,7 @@ class _Spin(Strict):
     """Fields shared by every centrifugation step."""
 
     name: Optional[str] = None
-    rotor: str
+    rotor: RotorName
     rcf: Optional[RCF] = None
     speed: Optional[Speed] = None
     rcf_at: Literal["avg", "max", "min"] = "avg"
@@ -297,14 +309,6 @@ class _Spin(Strict):
     fill: Optional[Volume] = None
     residual_volume: VolumeOrZero = 0.0
     wall_loss: Fraction = 0.0
-
-    @field_validator("rotor")
-    @classmethod
-    def _rotor(cls, value, info: ValidationInfo):
-        known = (info.context or {}).get("rotors")
-        if known is not None and value not in known:
-            raise ValueError(f"unknown rotor {value!r}; known rotors: {', '.join(known)}")
-        return value
 
     @field_validator("wall_loss")
     @classmethod
@@ -342,7 +346,7 @@ class _Spin(Strict):
             if liquid is None:
                 continue
             if media is not None and liquid.medium and liquid.medium not in media:
-                raise _FieldError(field, f"unknown medium {liquid.medium!r}; known: {', '.join(sorted(media))}")
+                raise _FieldError(field, _unknown("medium", liquid.medium, media))
 
     def omega(self, rotor: Rotor) -> float:
         """Angular speed [rad/s] of this step in ``rotor``."""
@@ -379,18 +383,10 @@ class Wash(_Spin):
     """Shorthand: bring the material to a full tube of buffer (``medium``), spin, keep and resuspend the pellet."""
 
     kind: Literal["wash"]
-    medium: str = "PBS"
+    medium: MediumName = "PBS"
     resuspend: LiquidSpec
 
     keep: Literal["pellet"] = "pellet"
-
-    @field_validator("medium")
-    @classmethod
-    def _medium(cls, value, info: ValidationInfo):
-        known = (info.context or {}).get("media")
-        if known is not None and value not in known:
-            raise ValueError(f"unknown medium {value!r}; known: {', '.join(sorted(known))}")
-        return value
 
 
 Step = Annotated[Union[Centrifuge, Wash], Field(discriminator="kind")]
@@ -492,10 +488,9 @@ def load_media(folder=None) -> dict[str, Medium]:
     """The media catalog (default: the bundled configs/media/), by name, from one YAML file per medium."""
     folder = folder or CONFIG_ROOT / "media"
     out = {}
-    for stem, f in sorted(_catalog_entries(folder).items()):
+    for _, f in sorted(_catalog_entries(folder).items()):
         medium = _validate(Medium, f, _read_yaml(f))
         out[medium.name] = medium
-        out.setdefault(stem, medium)
     return out
 
 

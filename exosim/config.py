@@ -279,17 +279,16 @@ def _liquid(value):
         return value
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"expected a volume and a medium such as '100 uL PBS', got {value!r}")
-    parts = value.strip().rsplit(None, 1)
-    try:
-        return Liquid(units.parse(value, "volume"), "")
+    try:  # a volume alone: the medium stays what it is
+        vol, medium = units.parse(value, "volume"), ""
     except ValueError:
-        pass
-    if len(parts) != 2:
-        raise ValueError(f"expected a volume and a medium such as '100 uL PBS', got {value!r}")
-    vol = units.parse(parts[0], "volume")
+        parts = value.strip().rsplit(None, 1)
+        if len(parts) != 2:
+            raise ValueError(f"expected a volume and a medium such as '100 uL PBS', got {value!r}") from None
+        vol, medium = units.parse(parts[0], "volume"), parts[1]
     if vol <= 0:
         raise ValueError(f"volume must be greater than zero, got {value!r}")
-    return Liquid(vol, parts[1])
+    return Liquid(vol, medium)
 
 
 LiquidSpec = Annotated[Liquid, BeforeValidator(_liquid)]
@@ -336,17 +335,11 @@ class _Spin(Strict):
                                       f"{units.fmt(rotor.tube_volume, 'm**3', 'mL')} tubes of {rotor.name}")
         if self.residual_volume >= (self.fill or rotor.tube_volume):
             raise _FieldError("residual_volume", "must be smaller than the liquid in a tube")
-        self._check_liquids(rotor, info)
-        return self
-
-    def _check_liquids(self, rotor: Rotor, info: ValidationInfo):
         media = (info.context or {}).get("media")
-        for field in ("resuspend",):
-            liquid = getattr(self, field, None)
-            if liquid is None:
-                continue
-            if media is not None and liquid.medium and liquid.medium not in media:
-                raise _FieldError(field, _unknown("medium", liquid.medium, media))
+        liquid = getattr(self, "resuspend", None)
+        if media is not None and liquid is not None and liquid.medium and liquid.medium not in media:
+            raise _FieldError("resuspend", _unknown("medium", liquid.medium, media))
+        return self
 
     def omega(self, rotor: Rotor) -> float:
         """Angular speed [rad/s] of this step in ``rotor``."""

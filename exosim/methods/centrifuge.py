@@ -110,13 +110,11 @@ def plan_spin(index: int, step: Centrifuge | Wash, volume: float, medium: Medium
 
     rotor = rotors[step.rotor]
     fill = step.fill or rotor.tube_volume
-    if isinstance(step, Wash):  # spread over tubes, each topped up with buffer to the fill volume
-        tubes = max(1, math.ceil(volume / fill * (1 - 1e-9)))
+    tubes = max(1, math.ceil(volume / fill * (1 - 1e-9)))
+    volume_spun = volume
+    if isinstance(step, Wash):  # the material spread over the tubes, each topped up with buffer to the fill
         volume_spun = tubes * fill
         medium = media[step.medium]
-    else:
-        tubes = max(1, math.ceil(volume / fill * (1 - 1e-9)))
-        volume_spun = volume
     per_tube = volume_spun / tubes
     if per_tube <= step.residual_volume:
         fail("residual_volume", f"{units.fmt(step.residual_volume, 'm**3', 'uL')} is not less than the "

@@ -214,3 +214,37 @@ def test_fixed_angle_meniscus_volume():
     for f in (0.3, 0.7, 1.0):
         share = np.mean(rh >= tube.meniscus_radius(f))
         assert abs(share - f) < 5 * math.sqrt(f * (1 - f) / n) + 2e-3  # 2e-3: grid quantile resolution
+
+
+@pytest.mark.parametrize("rotor_name,fill,rcf", [("Type 70 Ti", 1.0, 50000), ("Type 70 Ti", 0.3, 10000),
+                                                 ("TLA-110", 0.7, 10000)])
+def test_fixed_angle_real_rotor_matches_independent_geometry(rotor_name, fill, rcf):
+    """Real fixed-angle rotors, no diffusion: the kernel's pelleted fraction equals an independent computation
+    (numpy, positions scaled by exp(s * integral(omega^2 dt)) in x and y, then tested against the tube cylinder;
+    exact for deterministic motion because the tube is convex and the motion is along horizontal rays).
+    The liquid is the part of the tube beyond the meniscus radius; 5 combined standard errors."""
+    rotor = load_rotors()[rotor_name]
+    geometry = tube_geometry(rotor, fill * rotor.tube_volume, 0.0)
+    tube = geometry.tube
+    omega = geom.omega_for_rcf(rcf, rotor.r_avg)
+    d, rho_p, t = 40e-9, 1150.0, 1800.0
+    n = 20000
+    got = fraction_pelleted(CPU(), geometry, geom.speed_profile(omega, t), d, rho_p, n, brownian=False)
+    g = math.exp(formulas.sedimentation_coefficient(d, rho_p, RHO_W, ETA_W) * omega ** 2 * t)
+    rng = np.random.default_rng(1)
+    m = 400000
+    a = tube.angle
+    tt = rng.uniform(0, tube.length, m)
+    rho = tube.radius * np.sqrt(rng.uniform(0, 1, m))
+    phi = rng.uniform(0, 2 * np.pi, m)
+    x = tube.r_top + tt * math.sin(a) + rho * np.cos(phi) * math.cos(a)
+    y = rho * np.sin(phi)
+    z = -tt * math.cos(a) + rho * np.cos(phi) * math.sin(a)
+    liquid = np.hypot(x, y) >= geometry.r_meniscus
+    x, y, z = x[liquid] * g, y[liquid] * g, z[liquid]
+    t2 = (x - tube.r_top) * math.sin(a) - z * math.cos(a)
+    off = np.sqrt((x - tube.r_top - t2 * math.sin(a)) ** 2 + y ** 2 + (z + t2 * math.cos(a)) ** 2)
+    expected = float(np.mean((off >= tube.radius) | (t2 >= tube.length)))
+    se = math.sqrt(expected * (1 - expected) * (1 / n + 1 / liquid.sum()))
+    assert abs(got - expected) <= 5 * se, (got, expected, se)
+    assert 0.05 < expected < 0.95

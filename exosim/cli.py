@@ -4,6 +4,7 @@ Bad input ends with one line ``error: FILE: FIELD: PROBLEM`` on stderr and exit 
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -77,18 +78,56 @@ def summary_lines(ds) -> list[str]:
 
 
 def steps_table(ds) -> Table:
+    """Rich table of the steps (from a results Dataset, or from ``results.plan_dataset`` before a run)."""
     t = Table(title="steps", title_justify="left")
-    for col in ("#", "step", "rotor", "x g (avg)", "rpm", "at speed", "tubes", "runs", "exosome passed on"):
-        t.add_column(col, justify="left" if col in ("step", "rotor") else "right")
-    target = [p for p in ds.population.values if int(ds.is_target.sel(population=p))]
+    cols = ["#", "step", "rotor", "x g (avg)", "rpm", "at speed", "tubes", "runs", "liquid/tube", "medium",
+            "time"]
+    shares = "step_recovery" in ds
+    if shares:
+        cols.append("target passed on")
+    for col in cols:
+        t.add_column(col, justify="left" if col in ("step", "rotor", "medium") else "right")
+    target = [p for p in ds.population.values if int(ds.is_target.sel(population=p))] if shares else []
     for i in ds.step.values:
         s = ds.sel(step=i)
-        share = ", ".join(f"{float(s.step_recovery.sel(population=p)) * 100:.1f} %" for p in target)
-        t.add_row(str(i), str(s.step_label.values), str(s.step_rotor.values), f"{float(s.step_rcf):,.0f}",
-                  f"{float(s.step_speed):,.0f}", units.fmt(float(s.step_duration), "s", "min"),
-                  str(int(s.step_tubes)), str(int(s.step_runs)), share)
-    t.columns[-1].header = "target passed on"
+        row = [str(i), str(s.step_label.values), str(s.step_rotor.values), f"{float(s.step_rcf):,.0f}",
+               f"{float(s.step_speed):,.0f}", units.fmt(float(s.step_duration), "s", "min"),
+               str(int(s.step_tubes)), str(int(s.step_runs)),
+               units.fmt(float(s.step_liquid_per_tube), "m**3", "mL"), str(s.step_medium.values),
+               units.fmt(float(s.step_time), "s", "min")]
+        if shares:
+            row.append(", ".join(f"{float(s.step_recovery.sel(population=p)) * 100:.1f} %" for p in target))
+        t.add_row(*row)
     return t
+
+
+def _load(protocol: str, sample: str):
+    """Validated (protocol, sample, plans); ConfigError on bad input."""
+    from . import config, engine
+    rotors, media = config.load_rotors(), config.load_media()
+    prot = config.load_protocol(protocol, rotors, media)
+    samp = config.load_sample(sample, media)
+    return prot, samp, engine.plan_protocol(prot, samp, rotors, media)
+
+
+@app.command()
+def plan(
+    protocol: str = typer.Argument(..., help="protocol YAML file, or the name of a bundled protocol"),
+    sample: str = typer.Option(..., "--sample", "-s", help="sample YAML file, or the name of a bundled sample"),
+):
+    """Check PROTOCOL and SAMPLE and show tubes, runs, volumes and time of every step, without simulating."""
+    from .results import plan_dataset
+    try:
+        prot, samp, plans = _load(protocol, sample)
+    except ConfigError as exc:
+        _fail(str(exc))
+    console = _consoles.out
+    console.print(steps_table(plan_dataset(plans)))
+    total = sum(p.process_time for p in plans)
+    console.print(f"{prot.name} on {samp.name} ({units.fmt(samp.volume, 'm**3', 'mL')}): "
+                  f"{units.fmt(total, 's', 'h')} in the centrifuge, product "
+                  f"{units.fmt(plans[-1].volume_out, 'm**3', 'uL')} of {plans[-1].medium_out.name}",
+                  highlight=False)
 
 
 @app.command()
@@ -98,6 +137,7 @@ def run(
     n: int = typer.Option(100_000, "-n", "--particles", help="simulation particles in all"),
     seed: int = typer.Option(0, "--seed", help="random seed, 0 to 4294967295"),
     backend: str = typer.Option("auto", "--backend", help="auto, cpu, cuda or cuda:N"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: all cores)"),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="results file (.h5); default: none written"),
     max_step: Optional[float] = typer.Option(None, "--max-step", help="longest integration step [s]"),
     no_brownian: bool = typer.Option(False, "--no-brownian", help="switch Brownian motion off"),
@@ -105,7 +145,7 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no table, no progress bar"),
 ):
     """Simulate PROTOCOL on a sample: print recovery and purity, write an HDF5/netCDF results file."""
-    from . import config, device as devices, engine, results
+    from . import device as devices, engine, results
     try:
         if n < 1:
             raise Fail(f"-n: must be a positive number of particles, got {n}")
@@ -118,17 +158,20 @@ def run(
                 raise Fail(f"{out}: is a folder, not a file name")
             if out.parent.exists() and not out.parent.is_dir():
                 raise Fail(f"{out}: {out.parent} is not a folder")
-        rotors, media = config.load_rotors(), config.load_media()
-        prot = config.load_protocol(protocol, rotors, media)
-        samp = config.load_sample(sample, media)
+        if threads is not None and not 1 <= threads <= (os.cpu_count() or 1):
+            raise Fail(f"--threads: must be from 1 to {os.cpu_count()}, got {threads}")
+        prot, samp, _ = _load(protocol, sample)
         n_pop = len(samp.populations)
         if n < n_pop:
             raise Fail(f"-n: needs at least one particle per population ({n_pop}), got {n}")
-        engine.plan_protocol(prot, samp, rotors, media)
         try:
             dev = devices.from_name(backend)
         except (ValueError, RuntimeError) as exc:
             raise Fail(f"--backend: {exc}") from None
+        if threads is not None:
+            if dev.backend != "cpu":
+                raise Fail("--threads: applies to the CPU backend only")
+            dev = devices.CPU(threads=threads)
     except ConfigError as exc:
         _fail(str(exc))
     except Fail as exc:

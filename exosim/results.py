@@ -36,6 +36,28 @@ def _ratio_stderr(num_mask, den_mask, den_weight, counts, var_counts):
     return r, float(np.sqrt(np.sum(grad ** 2 * var_counts)))
 
 
+def plan_dataset(plans) -> xr.Dataset:
+    """What every step does that does not depend on the particles (dimension ``step``)."""
+    return xr.Dataset(
+        {
+            "step_label": _var("step", [p.label for p in plans], "", "step name"),
+            "step_kind": _var("step", [p.kind for p in plans], "", "step kind"),
+            "step_rotor": _var("step", [p.rotor.name for p in plans], "", "rotor"),
+            "step_rcf": _var("step", [p.rcf_avg for p in plans], "1", "relative centrifugal force at r_avg"),
+            "step_speed": _var("step", [p.rpm for p in plans], "rpm", "rotor speed"),
+            "step_duration": _var("step", [p.duration for p in plans], "s", "time at speed"),
+            "step_tubes": _var("step", [p.tubes for p in plans], "1", "tubes spun"),
+            "step_runs": _var("step", [p.runs for p in plans], "1", "rotor runs needed for all tubes"),
+            "step_time": _var("step", [p.process_time for p in plans], "s", "time in the centrifuge"),
+            "step_volume_in": _var("step", [p.volume_in for p in plans], "m3", "material entering the step"),
+            "step_volume_out": _var("step", [p.volume_out for p in plans], "m3", "material passed on"),
+            "step_medium": _var("step", [p.medium.name for p in plans], "", "medium during the spin"),
+            "step_liquid_per_tube": _var("step", [p.liquid_per_tube for p in plans], "m3", "liquid in each tube"),
+        },
+        coords={"step": np.arange(len(plans))},
+    )
+
+
 def to_dataset(run: Run) -> xr.Dataset:
     """The run as a Dataset (dims: population, step, place)."""
     sample, protocol = run.sample, run.protocol
@@ -88,20 +110,9 @@ def to_dataset(run: Run) -> xr.Dataset:
             "is_countable": _var("population", countable.astype(np.int8), "1",
                                  "1 for populations seen by particle counting (NTA)"),
             "protein_per_particle": _var("population", protein_ug, "ug", "protein mass per particle"),
-            "step_label": _var("step", [p.label for p in plans], "", "step name"),
-            "step_kind": _var("step", [p.kind for p in plans], "", "step kind"),
-            "step_rotor": _var("step", [p.rotor.name for p in plans], "", "rotor"),
-            "step_rcf": _var("step", [p.rcf_avg for p in plans], "1", "relative centrifugal force at r_avg"),
-            "step_speed": _var("step", [p.rpm for p in plans], "rpm", "rotor speed"),
-            "step_duration": _var("step", [p.duration for p in plans], "s", "time at speed"),
-            "step_tubes": _var("step", [p.tubes for p in plans], "1", "tubes spun"),
-            "step_runs": _var("step", [p.runs for p in plans], "1", "rotor runs needed for all tubes"),
-            "step_time": _var("step", [p.process_time for p in plans], "s", "time in the centrifuge"),
-            "step_volume_in": _var("step", [p.volume_in for p in plans], "m3", "material entering the step"),
-            "step_volume_out": _var("step", [p.volume_out for p in plans], "m3", "material passed on"),
         },
         coords={"population": [p.name for p in pops], "step": np.arange(len(plans)), "place": list(PLACES)},
-    )
+    ).merge(plan_dataset(plans))
     settings = run.settings
     ds.attrs.update(
         title=f"exosim: {protocol.name} on {sample.name}",

@@ -93,3 +93,19 @@ def test_python_api_same_as_cli(demo):
                          n_particles=4000, seed=3, device=exosim.CPU())
     ref = xr.open_dataset(demo[0])
     np.testing.assert_array_equal(ds.fate_count.values, ref.fate_count.values)
+
+
+def test_plan_command_shows_steps_without_simulating():
+    result = CliRunner().invoke(app, ["plan", "duc_standard", "--sample", "msc_conditioned_medium"])
+    assert result.exit_code == 0, result.output
+    assert "small EVs" in result.output and "3.5 h in the centrifuge" in result.output
+    assert "passed on" not in result.output
+
+
+def test_threads_option(tmp_path):
+    result = CliRunner().invoke(app, ["run", "duc_standard", "-s", "msc_conditioned_medium", "-n", "400",
+                                      "--threads", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["run", "duc_standard", "-s", "msc_conditioned_medium", "-n", "400",
+                                      "--threads", "999", "-q"])
+    assert result.exit_code == 2 and "--threads" in result.stderr

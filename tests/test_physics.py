@@ -248,3 +248,19 @@ def test_fixed_angle_real_rotor_matches_independent_geometry(rotor_name, fill, r
     se = math.sqrt(expected * (1 - expected) * (1 / n + 1 / liquid.sum()))
     assert abs(got - expected) <= 5 * se, (got, expected, se)
     assert 0.05 < expected < 0.95
+
+
+def test_fixed_angle_with_diffusion_does_not_depend_on_the_step():
+    """A diffusion-dominated case in a fixed-angle tube (drift alone pellets a quarter of what diffusion does): one
+    exact step with the bridge test at the wall and the bottom agrees with 200 small steps within 5 combined
+    standard errors."""
+    rotor = load_rotors()["TLA-110"]
+    geometry = tube_geometry(rotor, 0.5 * rotor.tube_volume, 0.0)
+    seg_args = (geom.omega_for_rcf(20000, rotor.r_avg), 600.0)
+    n = 20000
+    one = fraction_pelleted(CPU(), geometry, geom.speed_profile(*seg_args), 10e-9, 1100.0, n)
+    many = fraction_pelleted(CPU(), geometry, geom.speed_profile(*seg_args, max_step=3.0), 10e-9, 1100.0, n, seed=2)
+    drift = fraction_pelleted(CPU(), geometry, geom.speed_profile(*seg_args), 10e-9, 1100.0, n, brownian=False)
+    se = math.sqrt(one * (1 - one) / n + many * (1 - many) / n)
+    assert abs(one - many) <= 5 * se
+    assert one > 2 * drift + 5 * se  # the case is one where diffusion matters

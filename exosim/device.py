@@ -64,6 +64,15 @@ class GPU:
     def __post_init__(self):
         if not _cuda.available():
             raise RuntimeError(f"cannot use GPU({self.id}): {_cuda.why_unavailable()}")
+        if not self.simulated:
+            try:
+                import cupy  # noqa: F401
+            except ImportError:
+                raise RuntimeError(f"cannot use GPU({self.id}): CuPy is not installed; install exosim[cuda12] "
+                                   f"or exosim[cuda13]") from None
+            n = len(_cuda.require().gpus)
+            if not 0 <= self.id < n:
+                raise RuntimeError(f"cannot use GPU({self.id}): this machine has {n} GPU(s)")
 
     @property
     def simulated(self) -> bool:
@@ -87,11 +96,12 @@ class GPU:
 
     @contextlib.contextmanager
     def activate(self):
+        """Make this GPU current for both CuPy (arrays) and numba (kernels)."""
         if self.simulated:
             yield
             return
         import cupy
-        with cupy.cuda.Device(self.id):
+        with cupy.cuda.Device(self.id), _cuda.require().gpus[self.id]:
             yield
 
     def to_host(self, a) -> np.ndarray:

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# All GPU checks in one call on a lent GPU machine (its image has numba-cuda, CuPy, h5py, xarray; the missing
+# wheels are fetched beforehand into .whl/ by the team's device_wheels.sh, and the hardware-proxy script is
+# copied into a git-ignored folder, default .devbench/). Writes everything under ${OUT:-benchmarks/out}.
+#   usage: bash benchmarks/gpu_check.sh [REFERENCE_SCRIPT]
+set -u
+out=${OUT:-benchmarks/out}
+mkdir -p "$out"
+ref=${1:-.devbench/gpu_reference.py}
+site=$(mktemp -d)
+python3 -m pip install -q --no-index --no-deps --no-compile --target "$site" .whl/*.whl || exit 3
+export PYTHONPATH="$site"
+python3 -m pip install -q --no-index --no-deps --no-build-isolation --target "$site" . || exit 3
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
+# tests that need a GPU fail instead of skipping
+EXOSIM_REQUIRE_GPU=1 NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider \
+  tests/test_philox.py tests/test_backends.py 2>&1 | tail -15 | tee "$out/gpu_tests.txt"
+args=(--json "$out/bench.json")
+[ -f "$ref" ] && args+=(--reference "$ref")
+python3 -m benchmarks "${args[@]}" 2>&1 | tee "$out/bench.txt"

@@ -59,7 +59,9 @@ def results_table(ds) -> Table:
         d = ds.sel(population=pop)
         name = f"{pop} (target)" if int(d.is_target) else str(pop)
         rec, err = float(d.recovery) * 100, float(d.recovery_stderr) * 100
-        t.add_row(name, f"{float(d.input_count):.3g}", f"{rec:.2f} ± {err:.2f} %", f"{float(d.product_count):.3g}",
+        # none of n found: the standard error says nothing; the rule of three gives a 95 % upper bound, 3/n
+        shown = f"{rec:.2f} ± {err:.2f} %" if rec > 0 else f"0 (< {300 / float(d.n_sim):.2g} %)"
+        t.add_row(name, f"{float(d.input_count):.3g}", shown, f"{float(d.product_count):.3g}",
                   f"{float(d.product_count * d.protein_per_particle):.3g}")
     return t
 

@@ -12,13 +12,10 @@ import numpy as np
 
 from .config import Protocol, Sample, load_media, load_rotors, source_of
 from .errors import ConfigError
-from .kernels import philox, spin as K
+from .fates import PLACES, PRODUCT
+from .kernels import philox
 from .methods import centrifuge
-from .physics import rotors as geom
 
-# where a particle can be; PRODUCT is "still in the material the protocol carries on"
-PLACES = ("product", "supernatant_discarded", "pellet_discarded", "wall_loss")
-PRODUCT, SUPERNATANT_DISCARDED, PELLET_DISCARDED, WALL_LOSS = range(4)
 SEED_MAX = 2 ** 32 - 1
 
 
@@ -117,18 +114,6 @@ def plan_protocol(protocol: Protocol, sample: Sample, rotors=None, media=None) -
     return plans
 
 
-def book_spin(plan, particles: Particles, outcome, active, xp) -> None:
-    """Move particles out of the product according to the step's outcome codes."""
-    if plan.keep == "supernatant":
-        moves = ((outcome != K.SUPERNATANT, PELLET_DISCARDED),)
-    else:
-        moves = ((outcome == K.SUPERNATANT, SUPERNATANT_DISCARDED), (outcome == K.PELLET_LOST, WALL_LOSS))
-    for mask, place in moves:
-        hit = active & mask
-        particles.fate = xp.where(hit, np.int8(place), particles.fate)
-        particles.fate_step = xp.where(hit, np.int16(plan.index), particles.fate_step)
-
-
 def run_protocol(protocol: Protocol, sample: Sample, *, n_particles: int, seed: int, device, max_step=None,
                  brownian: bool = True, chunk: int = 1 << 20, progress=None) -> Run:
     """Sample the particles and take them through every step of the protocol on ``device``."""
@@ -139,18 +124,10 @@ def run_protocol(protocol: Protocol, sample: Sample, *, n_particles: int, seed: 
         particles = sample_particles(sample, n_particles, seed, device)
         run = Run(protocol, sample, particles, seed=seed, device=device,
                   settings=dict(n_particles=particles.n, max_step=max_step, brownian=brownian))
-        xp = device.xp
         for plan in plans:
-            rho, eta = centrifuge.medium_state(plan.medium, protocol.temperature)
-            prm = centrifuge.kernel_params(plan.geometry, rho, eta, protocol.temperature, brownian=brownian,
-                                           wall_loss=plan.wall_loss)
-            segments = geom.speed_profile(plan.omega, plan.duration, plan.accel, plan.decel, max_step)
-            active = particles.fate == PRODUCT
-            outcome, _ = centrifuge.run_tube(
-                device, plan.geometry, prm, segments, particles.diameter, particles.density, active, seed=seed,
-                step=plan.index, chunk=chunk,
-                progress=(lambda k, i=plan.index: progress(i, k)) if progress else None)
-            book_spin(plan, particles, outcome, active, xp)
+            centrifuge.run_step(plan, particles, device, seed=seed, temperature=protocol.temperature,
+                                brownian=brownian, max_step=max_step, chunk=chunk,
+                                progress=(lambda k, i=plan.index: progress(i, k)) if progress else None)
             run.steps.append(StepRecord(plan, fate_counts(particles, device)))
     return run
 

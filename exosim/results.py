@@ -14,7 +14,8 @@ import numpy as np
 import xarray as xr
 
 from . import __version__
-from .engine import PLACES, PRODUCT, Run, recovery_stderr
+from .engine import Run, recovery_stderr
+from .fates import PLACES, PRODUCT
 
 SCHEMA_VERSION = "1"
 KG_PER_UG = 1e-9

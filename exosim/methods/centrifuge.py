@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import units
+from .. import fates, units
 from ..config import Centrifuge, Medium, Rotor, Wash
 from ..errors import ConfigError
 from ..kernels import spin as K
@@ -180,3 +180,26 @@ def medium_state(medium: Medium, temperature: float) -> tuple[float, float]:
     """(density [kg/m^3], viscosity [Pa s]) of a medium at temperature [K]."""
     return (media_phys.medium_density(medium.density_offset, temperature),
             media_phys.medium_viscosity(medium.viscosity_factor, temperature))
+
+
+def run_step(plan: SpinPlan, particles, device, *, seed: int, temperature: float, brownian: bool = True,
+             max_step: float | None = None, chunk: int = 1 << 20, progress=None) -> None:
+    """Spin every particle still in the product and book its fate (``exosim.fates``).
+
+    keep supernatant: pelleted particles and those in the residual layer go with the discarded pellet.
+    keep pellet: the supernatant above the residual layer is discarded; pelleted particles lost on the tube wall
+    are booked as wall loss; the rest, with the residual layer, is resuspended.
+    """
+    rho, eta = medium_state(plan.medium, temperature)
+    prm = kernel_params(plan.geometry, rho, eta, temperature, brownian=brownian, wall_loss=plan.wall_loss)
+    segments = geom.speed_profile(plan.omega, plan.duration, plan.accel, plan.decel, max_step)
+    active = particles.fate == fates.PRODUCT
+    outcome, _ = run_tube(device, plan.geometry, prm, segments, particles.diameter, particles.density, active,
+                          seed=seed, step=plan.index, chunk=chunk, progress=progress)
+    if plan.keep == "supernatant":
+        moves = ((outcome != K.SUPERNATANT, fates.PELLET_DISCARDED),)
+    else:
+        moves = ((outcome == K.SUPERNATANT, fates.SUPERNATANT_DISCARDED),
+                 (outcome == K.PELLET_LOST, fates.WALL_LOSS))
+    for mask, place in moves:
+        fates.move(particles, active & mask, place, plan.index, device.xp)

@@ -1,0 +1,11 @@
+"""Where a particle can be after a step. PRODUCT is "still in the material the protocol carries on"."""
+import numpy as np
+
+PLACES = ("product", "supernatant_discarded", "pellet_discarded", "wall_loss")
+PRODUCT, SUPERNATANT_DISCARDED, PELLET_DISCARDED, WALL_LOSS = range(len(PLACES))
+
+
+def move(particles, mask, place: int, step: int, xp) -> None:
+    """Book the particles selected by ``mask`` (device bool array) into ``place`` at protocol ``step``."""
+    particles.fate = xp.where(mask, np.int8(place), particles.fate)
+    particles.fate_step = xp.where(mask, np.int16(step), particles.fate_step)

@@ -170,7 +170,8 @@ def main(argv=None):
     for key in ("duc_time_to_answer_cpu", "duc_time_to_answer_cuda"):
         if key in res:
             r = res[key]
-            print(f"{key}: {r['seconds']:.2f} s for {r['n']:,} particles (exosome recovery {r['exosome_recovery']:.4f})")
+            print(f"{key}: {r['seconds']:.2f} s for {r['n']:,} particles "
+                  f"(exosome recovery {r['exosome_recovery']:.4f})")
     if "reference" in res:
         print("reference script output (tail):")
         print(res["reference"]["stdout_tail"])

@@ -103,6 +103,19 @@ def steps_table(ds) -> Table:
     return t
 
 
+def _check_writable(out: Path) -> None:
+    """Fail before any simulation if ``out`` cannot be written."""
+    if out.exists() and out.is_dir():
+        raise Fail(f"{out}: is a folder, not a file name")
+    folder = out.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise Fail(f"{out}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise Fail(f"{out}: cannot write in {folder}")
+
+
 def _load(protocol: str, sample: str):
     """Validated (protocol, sample, plans); ConfigError on bad input."""
     from . import config, engine
@@ -156,10 +169,7 @@ def run(
         if max_step is not None and max_step <= 0:
             raise Fail(f"--max-step: must be greater than zero seconds, got {max_step}")
         if out is not None:
-            if out.exists() and out.is_dir():
-                raise Fail(f"{out}: is a folder, not a file name")
-            if out.parent.exists() and not out.parent.is_dir():
-                raise Fail(f"{out}: {out.parent} is not a folder")
+            _check_writable(out)
         if threads is not None and not 1 <= threads <= (os.cpu_count() or 1):
             raise Fail(f"--threads: must be from 1 to {os.cpu_count()}, got {threads}")
         prot, samp, _ = _load(protocol, sample)

@@ -150,3 +150,11 @@ def test_residual_volume_larger_than_the_liquid(tmp_path):
 def test_bad_options(tmp_path, args, needle):
     result, out = invoke(tmp_path, args=args)
     assert_one_line_error(result, out, needle)
+
+
+def test_output_path_problems(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    result, _ = invoke(tmp_path, args=["-o", str(tmp_path / "afile" / "out.h5")])
+    assert result.exit_code == 2 and "is not a folder" in result.stderr
+    result, _ = invoke(tmp_path, args=["-o", str(tmp_path)])
+    assert result.exit_code == 2 and "is a folder" in result.stderr

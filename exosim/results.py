@@ -177,6 +177,9 @@ def write(ds: xr.Dataset, path) -> Path:
         ds.to_netcdf(tmp, engine="h5netcdf", mode="w")
         if particles is not None:
             particles.to_netcdf(tmp, engine="h5netcdf", mode="a", group="particles")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it the permissions of a new file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -109,3 +109,13 @@ def test_threads_option(tmp_path):
     result = CliRunner().invoke(app, ["run", "duc_standard", "-s", "msc_conditioned_medium", "-n", "400",
                                       "--threads", "999", "-q"])
     assert result.exit_code == 2 and "--threads" in result.stderr
+
+
+def test_written_file_has_the_permissions_of_a_new_file(tmp_path):
+    import os
+    umask = os.umask(0o022)
+    try:
+        path = write(xr.Dataset({"x": ("a", np.arange(2.0))}), tmp_path / "p.h5")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -154,7 +154,7 @@ def run(
     backend: str = typer.Option("auto", "--backend", help="auto, cpu, cuda or cuda:N"),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: all cores)"),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="results file (.h5); default: none written"),
-    max_step: Optional[float] = typer.Option(None, "--max-step", help="longest integration step [s]"),
+    max_step: Optional[float] = typer.Option(None, "--max-step", help="longest integration step, in seconds (default: one exact step per phase)"),
     no_brownian: bool = typer.Option(False, "--no-brownian", help="switch Brownian motion off"),
     save_particles: bool = typer.Option(False, "--save-particles", help="write per-particle arrays too"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no table, no progress bar"),

@@ -161,6 +161,7 @@ def run(
 ):
     """Simulate PROTOCOL on a sample: print recovery and purity, write an HDF5/netCDF results file."""
     from . import device as devices, engine, results
+    from .api import simulate
     try:
         if n < 1:
             raise Fail(f"-n: must be a positive number of particles, got {n}")
@@ -197,8 +198,8 @@ def run(
         total = n * len(prot.steps)
         task = bar.add_task(f"simulating on {dev.backend}", total=total)
         keep = save_particles and out is not None
-        ds = simulate_cli(prot, samp, n, seed, dev, max_step, not no_brownian, keep,
-                          lambda step, k: bar.advance(task, k))
+        ds = simulate(prot, samp, n_particles=n, seed=seed, device=dev, max_step=max_step,
+                      brownian=not no_brownian, keep_particles=keep, progress=lambda step, k: bar.advance(task, k))
     if not quiet:
         console.print(results_table(ds))
         for line in summary_lines(ds):
@@ -208,12 +209,6 @@ def run(
         path = results.write(ds, out)
         if not quiet:
             console.print(f"results written to {path}", highlight=False)
-
-
-def simulate_cli(prot, samp, n, seed, dev, max_step, brownian, keep, progress):
-    from .api import simulate
-    return simulate(prot, samp, n_particles=n, seed=seed, device=dev, max_step=max_step, brownian=brownian,
-                    progress=progress, keep_particles=keep)
 
 
 @app.command()

@@ -3,7 +3,6 @@ SI floats after validation; bad input stops here with one line naming the file, 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -141,12 +140,8 @@ class Distribution:
     lo: float
     hi: float
 
-    @property
-    def typical(self) -> float:
-        return self.p1 if self.kind != sampling.UNIFORM else 0.5 * (self.p1 + self.p2)
 
-
-def _distribution(kind: str, default_lo: float, default_hi_factor: float):
+def _distribution(kind: str):
     """Validator for a scalar quantity or {lognormal|normal|uniform: {...}, min, max} in unit ``kind``."""
 
     def parse(value):
@@ -179,7 +174,7 @@ def _distribution(kind: str, default_lo: float, default_hi_factor: float):
             p2 = units.parse(spec["sd"], kind)
             if p1 <= 0 or p2 <= 0:
                 raise ValueError("normal needs mean > 0 and sd > 0")
-            lo, hi = max(default_lo, p1 - 4 * p2), p1 + 4 * p2
+            lo, hi = max(1e-3 * p1, p1 - 4 * p2), p1 + 4 * p2  # positive even for wide laws
             code = sampling.NORMAL
         else:
             p1 = units.parse(spec["min"], kind)
@@ -199,8 +194,8 @@ def _distribution(kind: str, default_lo: float, default_hi_factor: float):
     return BeforeValidator(parse)
 
 
-SizeDistribution = Annotated[Distribution, _distribution("length", 0.0, 4.0)]
-DensityDistribution = Annotated[Distribution, _distribution("density", 1.0, 4.0)]
+SizeDistribution = Annotated[Distribution, _distribution("length")]
+DensityDistribution = Annotated[Distribution, _distribution("density")]
 
 AVOGADRO = 6.02214076e23
 

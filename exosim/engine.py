@@ -12,7 +12,7 @@ import numpy as np
 
 from .config import Protocol, Sample, load_media, load_rotors, source_of
 from .errors import ConfigError
-from .fates import PLACES, PRODUCT
+from .fates import PLACES
 from .kernels import philox
 from .methods import centrifuge
 

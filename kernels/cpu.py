@@ -1,6 +1,5 @@
 """CPU loops (numba.njit, parallel over particles) around the shared per-particle functions."""
 import numba
-import numpy as np
 
 from .sampling import draw_truncated
 from .spin import P_RECORD, fixed_angle_run, swinging_bucket_run
@@ -38,7 +37,3 @@ def sample(pid0, seed, stream, kind, p1, p2, lo, hi, out):
     for i in numba.prange(out.shape[0]):
         out[i] = draw_truncated(pid0 + i, seed, stream, kind, p1, p2, lo, hi)
 
-
-def empty_positions(n, record):
-    """Position buffer: (n, 3) when recording, else a dummy (1, 3)."""
-    return np.zeros((n if record else 1, 3))

@@ -21,19 +21,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Monte Carlo simulation of extracellular-vesicle isolation protocols.")
 
 
-class _Consoles:
-    """Consoles made on use, so they follow the current stdout/stderr; wide tables when not on a terminal."""
-
-    @property
-    def out(self) -> Console:
-        return Console(width=None if sys.stdout.isatty() else 150)
-
-    @property
-    def err(self) -> Console:
-        return Console(stderr=True, width=None if sys.stderr.isatty() else 150)
-
-
-_consoles = _Consoles()
+def _console(stderr: bool = False) -> Console:
+    """A console on the current stdout or stderr (made on use); wide tables when not on a terminal."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 150)
 
 
 class Fail(Exception):
@@ -41,7 +32,7 @@ class Fail(Exception):
 
 
 def _fail(message: str) -> None:
-    _consoles.err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    _console(stderr=True).print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -136,7 +127,7 @@ def plan(
         prot, samp, plans = _load(protocol, sample)
     except ConfigError as exc:
         _fail(str(exc))
-    console = _consoles.out
+    console = _console()
     console.print(steps_table(plan_dataset(plans)))
     total = sum(p.process_time for p in plans)
     console.print(f"{prot.name} on {samp.name} ({units.fmt(samp.volume, 'm**3', 'mL')}): "
@@ -190,8 +181,8 @@ def run(
     except Fail as exc:
         _fail(str(exc))
 
-    console = _consoles.out
-    err_console = _consoles.err
+    console = _console()
+    err_console = _console(stderr=True)
     show = not quiet and err_console.is_terminal
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, disable=not show, transient=True) as bar:
@@ -220,7 +211,7 @@ def rotors():
                 "k (computed)", "k (published)", "max x g (avg)"):
         t.add_column(col, justify="left" if col in ("rotor", "kind") else "right")
     from .physics.rotors import rcf
-    console = _consoles.out
+    console = _console()
     for r in load_rotors().values():
         t.add_row(r.name, r.kind, f"{r.angle * 57.29577951308232:.0f}°", f"{r.max_rpm:,.0f}",
                   f"{r.r_min * 1e3:.1f}", f"{r.r_avg * 1e3:.1f}", f"{r.r_max * 1e3:.1f}",
@@ -249,7 +240,7 @@ def plot(
     out = out or results_file.with_suffix(".png")
     fig = recovery_figure(ds)
     fig.savefig(out, dpi=150, bbox_inches="tight")
-    _consoles.out.print(f"figure written to {out}", highlight=False)
+    _console().print(f"figure written to {out}", highlight=False)
 
 
 def main():

@@ -13,7 +13,7 @@ import numpy as np
 from .config import Protocol, Sample, load_media, load_rotors, source_of
 from .errors import ConfigError
 from .fates import PLACES
-from .kernels import philox
+from .kernels import layout
 from .methods import centrifuge
 
 SEED_MAX = 2 ** 32 - 1
@@ -36,7 +36,7 @@ class Particles:
         return int(self.n_sim.sum())
 
 
-def split_particles(n_particles: int, n_populations: int) -> np.ndarray:
+def particles_per_population(n_particles: int, n_populations: int) -> np.ndarray:
     """Simulation particles per population: an equal share each, the remainder to the first ones."""
     if n_particles < n_populations:
         raise ValueError(f"need at least one simulation particle per population ({n_populations})")
@@ -48,7 +48,7 @@ def split_particles(n_particles: int, n_populations: int) -> np.ndarray:
 def sample_particles(sample: Sample, n_particles: int, seed: int, device) -> Particles:
     """Draw every particle's diameter and density from its population's distribution, on ``device``."""
     xp = device.xp
-    n_sim = split_particles(n_particles, len(sample.populations))
+    n_sim = particles_per_population(n_particles, len(sample.populations))
     offsets = np.concatenate([[0], np.cumsum(n_sim)])
     n = int(offsets[-1])
     diameter = xp.empty(n, dtype=np.float64)
@@ -56,8 +56,8 @@ def sample_particles(sample: Sample, n_particles: int, seed: int, device) -> Par
     _, _, sample_kernel = device.kernels()
     for p, pop in enumerate(sample.populations):
         i0, i1 = int(offsets[p]), int(offsets[p + 1])
-        for out, dist, stream in ((diameter, pop.diameter, philox.STREAM_DIAMETER),
-                                  (density, pop.density, philox.STREAM_DENSITY)):
+        for out, dist, stream in ((diameter, pop.diameter, layout.STREAM_DIAMETER),
+                                  (density, pop.density, layout.STREAM_DENSITY)):
             device.launch(sample_kernel, i1 - i0, i0, seed, stream, dist.kind, dist.p1, dist.p2, dist.lo,
                           dist.hi, out[i0:i1])
     bad = device.to_host(xp.isnan(diameter) | xp.isnan(density))

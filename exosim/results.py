@@ -153,7 +153,7 @@ def particles_dataset(run: Run) -> xr.Dataset:
     })
 
 
-def split_particles(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset | None]:
+def separate_particle_arrays(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset | None]:
     """(summary, per-particle arrays or None): the second goes to the file's group ``particles``, its variables
     named without the ``particle_`` prefix."""
     names = [v for v in ds.data_vars if "particle" in ds[v].dims]
@@ -168,7 +168,7 @@ def split_particles(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset | None]:
 def write(ds: xr.Dataset, path) -> Path:
     """Write atomically: to a temporary file in the same folder, then rename. Per-particle arrays, if any, go to
     the group ``particles``. Returns the path."""
-    ds, particles = split_particles(ds)
+    ds, particles = separate_particle_arrays(ds)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -32,6 +32,28 @@ def _register_cuda_intrinsics():
         return impl
 
 
+def _no_fma_contraction():
+    """Compile CUDA kernels without fused multiply-add contraction (NVVM's -fma=0) unless fastmath is asked for.
+
+    NVVM contracts a * b + c into one fma by default, rounding once instead of twice; the CPU (LLVM without
+    fast-math flags) does not, so the same formula would differ in the last bit and, rarely, flip a fate.
+    numba-cuda exposes no option for this, so the NVVM entry point gets the default here.
+    """
+    from numba.cuda.cudadrv import nvvm
+
+    compile_ir = nvvm.compile_ir
+    if getattr(compile_ir, "exosim_no_fma", False):
+        return
+
+    def compile_ir_no_fma(llvmir, **options):
+        if not options.get("fastmath", False):
+            options.setdefault("fma", False)
+        return compile_ir(llvmir, **options)
+
+    compile_ir_no_fma.exosim_no_fma = True
+    nvvm.compile_ir = compile_ir_no_fma
+
+
 def simulator() -> bool:
     """True when numba's CUDA simulator is on (NUMBA_ENABLE_CUDASIM=1): kernels run as Python on the CPU."""
     return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
@@ -68,3 +90,4 @@ def require():
 
 if cuda is not None and not simulator():
     _register_cuda_intrinsics()
+    _no_fma_contraction()

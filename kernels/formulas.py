@@ -63,3 +63,40 @@ def bridge_may_cross(gap0, gap1, variance):
     """False when the bridge crossing probability is below exp(-BRIDGE_CUTOFF) (no division: a cheap test for
     the common case of a particle far from the wall). Args as ``bridge_crossing_probability``."""
     return 2.0 * gap0 * gap1 < BRIDGE_CUTOFF * variance
+
+
+@register_jitable
+def bridge_minimum(gap0, gap1, variance, uniform):
+    """Minimum of a Brownian bridge from gap0 to gap1 that accumulates ``variance`` over the step, drawn by inversion.
+
+    P(min < m) = exp(-2 (gap0 - m)(gap1 - m) / V) for m <= min(gap0, gap1) (Borodin & Salminen 2002, Handbook of
+    Brownian Motion, 1.1.8; the crossing probability above is the case m = 0), so
+    m = (g0 + g1 - sqrt((g0 - g1)^2 - 2 V ln U)) / 2 with U uniform on (0, 1).
+    Args: gap0, gap1 [m], variance [m^2] (> 0), uniform in (0, 1). Returns: the minimum [m].
+    """
+    diff = gap0 - gap1
+    return 0.5 * (gap0 + gap1 - math.sqrt(diff * diff - 2.0 * variance * math.log(uniform)))
+
+
+@register_jitable
+def reflection_push(gap0, gap1, variance, uniform):
+    """Push [m] that keeps a path inside a reflecting wall: the Skorokhod reflection of the free path.
+
+    A path reflected at a wall is the free path plus L(t) = max(0, -min_{s<=t} gap(s)) (Skorokhod 1961), so its
+    end lies ``max(0, -bridge_minimum)`` further inside than the free path's end. Drawing the bridge minimum
+    exactly makes the reflected end point exact for a flat wall and constant drift over the step, however large
+    the step (Asmussen, Glynn & Pitman 1995, Ann Appl Probab 5:875); a free end far beyond the wall comes back
+    onto it (a particle pressed against the wall by its drift stays there).
+    Args: gap0 >= 0 and gap1 (signed, negative beyond the wall) [m] of the free path, variance [m^2] accumulated
+    over the step (0: deterministic, the push is max(0, -gap1)), uniform in (0, 1). Returns: push [m] >= 0.
+    """
+    if variance <= 0.0:
+        return max(0.0, -gap1)
+    return max(0.0, -bridge_minimum(gap0, gap1, variance, uniform))
+
+
+@register_jitable
+def may_touch(gap0, gap1, variance):
+    """False when a path from gap0 to gap1 (gap1 >= 0, both inside the wall) touches the wall with probability
+    below exp(-BRIDGE_CUTOFF): no uniform needs to be drawn. Args as ``reflection_push``."""
+    return gap1 < 0.0 or bridge_may_cross(gap0, gap1, variance)

@@ -16,6 +16,8 @@ import math
 import numpy as np
 from numba.extending import register_jitable
 
+from .layout import STREAM_BRIDGE, STREAM_DENSITY, STREAM_DIAMETER, STREAM_SPIN  # noqa: F401 (re-exported)
+
 # Random123 philox.h constants
 PHILOX_M0 = np.uint64(0xD2511F53)
 PHILOX_M1 = np.uint64(0xCD9E8D57)
@@ -27,10 +29,6 @@ TWO_POW_M32 = 2.0 ** -32
 TWO_PI = 2.0 * math.pi
 
 # streams (k1): one per purpose, so that no two purposes ever share a number
-STREAM_DIAMETER = 1
-STREAM_DENSITY = 2
-STREAM_SPIN = 3
-STREAM_BRIDGE = 4
 
 
 @register_jitable

@@ -14,19 +14,19 @@ CONSTANT = 0
 NORMAL = 1
 LOGNORMAL = 2
 UNIFORM = 3
-MAX_TRIES = 1000
+TRUNCATION_TRIES = 1000
 
 
 @register_jitable
 def draw_truncated(pid, seed, stream, kind, p1, p2, lo, hi):
     """One value of the distribution (kind, p1, p2) truncated to [lo, hi]; units those of p1.
 
-    Returns nan if MAX_TRIES attempts all fall outside (the caller reports a truncation that keeps
+    Returns nan if TRUNCATION_TRIES attempts all fall outside (the caller reports a truncation that keeps
     almost nothing; the configuration layer prevents it).
     """
     if kind == CONSTANT:
         return p1
-    for k in range(MAX_TRIES):
+    for k in range(TRUNCATION_TRIES):
         w = random_words(pid, 0, k, seed, stream)
         if kind == UNIFORM:
             v = p1 + (p2 - p1) * uniform_open(w[0])

@@ -3,9 +3,11 @@
 A run is a list of segments (h [s], mean omega^2 over the segment [rad^2/s^2]); acceleration and deceleration
 ramps are several segments, a constant-speed plateau is one (or more when a maximum step is asked for).
 Within a segment the medium is homogeneous and the rotor speed constant, so the radial motion
-dr = s omega^2 r dt + sqrt(2 D) dW is linear and its transition exact (``ou_clock_variance``); wall contacts
-inside a segment are caught by the Brownian-bridge test (``bridge_crossing_probability``) in the clock of
-u = r exp(-A t), where the pellet wall b exp(-A t) is close to linear over the step.
+dr = s omega^2 r dt + sqrt(2 D) dW is linear and its transition exact (``ou_clock_variance``). Each particle
+splits a segment into substeps (``substep_count``) short enough that the walls are close to straight lines in
+the clock of u = r exp(-A t): there the pellet wall is absorbing (Brownian-bridge crossing test) and the
+meniscus, like every other reflecting wall, reflects by the exact Skorokhod push (``reflection_push``), so that
+a particle lighter than the medium ends pressed against the meniscus, never mirrored beyond it.
 
 Positions are drawn afresh from the well-mixed tube at the start of every run (draws ``DRAW_START``...), so no
 position survives between protocol steps.
@@ -19,37 +21,24 @@ import math
 
 from numba.extending import register_jitable
 
-from .formulas import (bridge_crossing_probability, bridge_may_cross, diffusion_coefficient, ou_clock_variance,
-                       sedimentation_coefficient)
-from .philox import STREAM_BRIDGE, STREAM_SPIN, TWO_PI, box_muller, random_words, uniform_open
+from .formulas import (bridge_crossing_probability, bridge_may_cross, diffusion_coefficient, may_touch,
+                       ou_clock_variance, reflection_push, sedimentation_coefficient)
+from .layout import STREAM_BRIDGE, STREAM_SPIN
+from .layout import (N_PARAMS, P_ABSORB, P_BROWNIAN, P_COS, P_LENGTH, P_LOSS, P_R_MAX, P_R_MENISCUS,  # noqa: F401
+                     P_R_RESIDUAL, P_R_TOP, P_RADIUS, P_RECORD, P_RHO_MEDIUM, P_SIN, P_T_RESIDUAL, P_TEMPERATURE,
+                     P_VISCOSITY, PELLET, PELLET_LOST, RESIDUAL, SUPERNATANT)
+from .philox import TWO_PI, box_muller, random_words, uniform_open
 
-SUPERNATANT = 0
-PELLET = 1
-RESIDUAL = 2
-PELLET_LOST = 3
+START_TRIES = 256          # rejection-sampling attempts for a fixed-angle start position
+DRAW_START = 0             # draws 0 .. START_TRIES-1 place the particle
+DRAW_LOSS = START_TRIES    # one draw for the wall loss
+DRAW_STEP0 = START_TRIES + 1  # substep k draws DRAW_STEP0 + k (swinging: substeps k..k+3, k % 4 == 0, share one)
 
-# parameter vector layout
-P_RHO_MEDIUM = 0   # medium density [kg/m^3]
-P_VISCOSITY = 1    # medium viscosity [Pa s]
-P_TEMPERATURE = 2  # [K]
-P_BROWNIAN = 3     # 1.0: Brownian motion on; 0.0: deterministic sedimentation
-P_LOSS = 4         # probability that a pelleted particle is lost on the wall at resuspension
-P_ABSORB = 5       # 1.0: pellet wall absorbs; 0.0: it reflects (sedimentation equilibrium)
-P_R_MENISCUS = 6   # meniscus radius [m]
-P_R_MAX = 7        # swinging bucket: tube bottom radius [m]
-P_RESIDUAL = 8     # swinging: radius beyond which liquid is residual [m]; fixed: axial position [m]
-P_R_TOP = 9        # fixed angle: radius of the tube axis at the tube top [m]
-P_SIN = 10         # fixed angle: sin and cos of the tube angle to the rotation axis
-P_COS = 11
-P_LENGTH = 12      # fixed angle: tube axis length [m]
-P_RADIUS = 13      # fixed angle: tube inner radius [m]
-P_RECORD = 14      # 1.0: write the final position
-N_PARAMS = 16
-
-DRAW_START = 0          # draws 0 .. MAX_TRIES-1 place the particle
-MAX_TRIES = 256
-DRAW_LOSS = MAX_TRIES   # one draw for the wall loss
-DRAW_SEG0 = MAX_TRIES + 1  # swinging: segments j..j+3 (j % 4 == 0) share DRAW_SEG0 + j; fixed: DRAW_SEG0 + j
+# substeps: |A| h <= AH_MAX keeps walls close to straight in the u clock (docs/physics.md, "Large steps");
+# sqrt(2 D h) <= width / WALL_SEPARATION keeps a step from feeling two opposite walls at once
+AH_MAX = 0.25
+WALL_SEPARATION = 6.0
+MAX_SUBSTEPS = 1 << 24
 
 
 @register_jitable
@@ -58,6 +47,21 @@ def particle_rates(diameter, rho_particle, prm):
     s = sedimentation_coefficient(diameter, rho_particle, prm[P_RHO_MEDIUM], prm[P_VISCOSITY])
     d = prm[P_BROWNIAN] * diffusion_coefficient(diameter, prm[P_TEMPERATURE], prm[P_VISCOSITY])
     return s, d
+
+
+@register_jitable
+def substep_count(rate, diffusion, h, width):
+    """Substeps for a segment of h [s] at rate A = s omega^2 [1/s] and diffusion D [m^2/s] between walls ``width``
+    [m] apart: the fewest with |A| h_sub <= AH_MAX and 2 D h_sub <= (width / WALL_SEPARATION)^2."""
+    n = max(abs(rate) * h / AH_MAX, 2.0 * diffusion * h * (WALL_SEPARATION / width) ** 2)
+    return int(math.ceil(min(n, MAX_SUBSTEPS))) if n > 1.0 else 1
+
+
+@register_jitable
+def bridge_uniforms(pid, step, k, seed):
+    """Four uniforms in (0, 1) for the wall tests of substep k (stream STREAM_BRIDGE, drawn only when needed)."""
+    w = random_words(pid, step, k, seed, STREAM_BRIDGE)
+    return uniform_open(w[0]), uniform_open(w[1]), uniform_open(w[2]), uniform_open(w[3])
 
 
 @register_jitable
@@ -82,59 +86,82 @@ def swinging_start(pid, step, seed, prm):
 def swinging_bucket_run(pid, step, seed, diameter, rho_particle, prm, seg):
     """Radial motion of one particle in a swinging-bucket tube, meniscus (reflecting) to bottom (pellet).
 
-    One Philox call gives the normals of four segments (draw DRAW_SEG0 + j, j a multiple of 4); a bridge test
-    that can matter (particle near the wall) draws its uniform from STREAM_BRIDGE, draw j. The transition
+    The bottom absorbs (pellets) only particles denser than the medium; for the others, which the field drives
+    away from it, it reflects like the meniscus.
+
+    Every substep is the exact transition of the free motion in the clock u = r exp(-A t), in which both walls move
+    (b e^{-A t}, r_men e^{-A t}) and are treated as straight between their end points: the pellet wall absorbs
+    a path that crosses it (end point beyond it, or the Brownian-bridge test), the meniscus (and the bottom when it
+    does not absorb) pushes the path back by its Skorokhod reflection. One Philox call gives the normals of four
+    substeps; the uniforms of the wall tests are drawn only for a particle near a wall. The transition
     coefficients are recomputed only when a segment differs from the one before (a split plateau reuses them).
     Returns (outcome, r [m]): r is the radius where the particle ends (the wall radius when pelleted).
     """
     s, d = particle_rates(diameter, rho_particle, prm)
     r_men = prm[P_R_MENISCUS]
     b = prm[P_R_MAX]
-    absorbing = prm[P_ABSORB] > 0.5
+    absorbing = prm[P_ABSORB] > 0.5 and s > 0.0  # the pellet holds only what the field drives into it
     r = swinging_start(pid, step, seed, prm)
     h_prev = -1.0
     w2_prev = -1.0
+    n_sub = 1
     growth = 1.0
     shrink = 1.0
     var_u = 0.0
     sd_u = 0.0
     z0 = z1 = z2 = z3 = 0.0
+    k = 0
     for j in range(seg.shape[0]):
         h = seg[j, 0]
         w2 = seg[j, 1]
         if h != h_prev or w2 != w2_prev:
             rate = s * w2
-            growth = math.exp(rate * h)
+            n_sub = substep_count(rate, d, h, b - r_men)
+            hs = h / n_sub
+            growth = math.exp(rate * hs)
             shrink = 1.0 / growth
-            var_u = ou_clock_variance(rate, d, h)
+            var_u = ou_clock_variance(rate, d, hs)
             sd_u = math.sqrt(var_u)
             h_prev = h
             w2_prev = w2
-        k = j & 3
-        if k == 0:
-            w = random_words(pid, step, DRAW_SEG0 + j, seed, STREAM_SPIN)
-            z0, z1 = box_muller(w[0], w[1])
-            z2, z3 = box_muller(w[2], w[3])
-            z = z0
-        elif k == 1:
-            z = z1
-        elif k == 2:
-            z = z2
-        else:
-            z = z3
-        y = growth * (r + sd_u * z)
-        if y >= b:
+        for _ in range(n_sub):
+            q = k & 3
+            if q == 0:
+                w = random_words(pid, step, DRAW_STEP0 + k, seed, STREAM_SPIN)
+                z0, z1 = box_muller(w[0], w[1])
+                z2, z3 = box_muller(w[2], w[3])
+                z = z0
+            elif q == 1:
+                z = z1
+            elif q == 2:
+                z = z2
+            else:
+                z = z3
+            u = r + sd_u * z          # free end point in the u clock
+            wall = b * shrink         # the walls in that clock at the end of the substep
+            men = r_men * shrink
+            drawn = False
+            ub = um = ur = 0.5
             if absorbing:
-                return pellet_outcome(pid, step, seed, prm), b
-            y = 2.0 * b - y
-        elif absorbing and bridge_may_cross(b - r, (b - y) * shrink, var_u):
-            u = uniform_open(random_words(pid, step, j, seed, STREAM_BRIDGE)[0])
-            if u < bridge_crossing_probability(b - r, (b - y) * shrink, var_u):
-                return pellet_outcome(pid, step, seed, prm), b
-        if y < r_men:
-            y = 2.0 * r_men - y
-        r = min(max(y, r_men), b)
-    if r > prm[P_RESIDUAL]:
+                if u >= wall:
+                    return pellet_outcome(pid, step, seed, prm), b
+                if bridge_may_cross(b - r, wall - u, var_u):
+                    ub, um, ur, _ = bridge_uniforms(pid, step, k, seed)
+                    drawn = True
+                    if ub < bridge_crossing_probability(b - r, wall - u, var_u):
+                        return pellet_outcome(pid, step, seed, prm), b
+            if may_touch(r - r_men, u - men, var_u):
+                if not drawn:
+                    ub, um, ur, _ = bridge_uniforms(pid, step, k, seed)
+                    drawn = True
+                u += reflection_push(r - r_men, u - men, var_u, um)
+            if not absorbing and may_touch(b - r, wall - u, var_u):
+                if not drawn:
+                    ub, um, ur, _ = bridge_uniforms(pid, step, k, seed)
+                u -= reflection_push(b - r, wall - u, var_u, ur)
+            r = min(max(u * growth, r_men), b)
+            k += 1
+    if r > prm[P_R_RESIDUAL]:
         return RESIDUAL, r
     return SUPERNATANT, r
 
@@ -159,7 +186,7 @@ def fixed_angle_start(pid, step, seed, prm):
     """A point drawn uniformly from the liquid of a fixed-angle tube: the part of the tube cylinder at a
     horizontal radius >= the meniscus radius (the free surface is a cylinder about the rotation axis).
 
-    Rejection sampling over the part of the axis that can hold liquid; after MAX_TRIES the last point is
+    Rejection sampling over the part of the axis that can hold liquid; after START_TRIES the last point is
     pushed out to the meniscus (only for fills far below any a protocol would use).
     """
     sa = prm[P_SIN]
@@ -171,7 +198,7 @@ def fixed_angle_start(pid, step, seed, prm):
     x = 0.0
     y = 0.0
     z = 0.0
-    for k in range(MAX_TRIES):
+    for k in range(START_TRIES):
         w = random_words(pid, step, DRAW_START + k, seed, STREAM_SPIN)
         t = t_lo + (length - t_lo) * uniform_open(w[0])
         rho = radius * math.sqrt(uniform_open(w[1]))
@@ -190,9 +217,13 @@ def fixed_angle_start(pid, step, seed, prm):
 @register_jitable
 def fixed_angle_run(pid, step, seed, diameter, rho_particle, prm, seg):
     """3-D motion of one particle in a fixed-angle tube. The centrifugal drift omega^2 (x, y) is linear in x and y,
-    so each segment uses the exact transition in x and y and free diffusion in z (physics.md). A particle that
-    reaches the outer half of the tube wall or the bottom is pelleted (it slides down the wall to the pellet);
-    the inner wall, the tube top and the meniscus reflect.
+    so each substep uses the exact transition in x and y and free diffusion in z (physics.md). A particle that
+    reaches the outer half of the tube wall or the bottom is pelleted (it slides down the wall to the pellet;
+    Brownian-bridge test in between) -- if it is denser than the medium; for the others the whole wall and the
+    bottom reflect. The inner half of the wall, the tube top and the meniscus reflect by their
+    Skorokhod push along their normals, one after the other (``reflection_push``): a particle lighter than the
+    medium is pressed onto the inner wall, slides up it with the axial part of its drift and collects at the top
+    of the liquid, and never leaves the tube.
 
     Returns (outcome, x, y, z) [m].
     """
@@ -202,56 +233,87 @@ def fixed_angle_run(pid, step, seed, diameter, rho_particle, prm, seg):
     r_men = prm[P_R_MENISCUS]
     sa = prm[P_SIN]
     ca = prm[P_COS]
-    absorbing = prm[P_ABSORB] > 0.5
+    absorbing = prm[P_ABSORB] > 0.5 and s > 0.0  # the pellet holds only what the field drives into it
     x, y, z = fixed_angle_start(pid, step, seed, prm)
     t, wx, wy, wz = tube_frame(x, y, z, prm)
     rho = math.sqrt(wx * wx + wy * wy + wz * wz)
+    rh = math.sqrt(x * x + y * y)
+    k = 0
     for j in range(seg.shape[0]):
-        h = seg[j, 0]
         rate = s * seg[j, 1]
-        wa = random_words(pid, step, DRAW_SEG0 + j, seed, STREAM_SPIN)
-        n1, n2 = box_muller(wa[0], wa[1])
-        n3, _ = box_muller(wa[2], wa[3])
-        growth = math.exp(rate * h)
-        var_u = ou_clock_variance(rate, d, h)
+        n_sub = substep_count(rate, d, seg[j, 0], 2.0 * radius)
+        hs = seg[j, 0] / n_sub
+        growth = math.exp(rate * hs)
+        var_u = ou_clock_variance(rate, d, hs)
         sd_u = math.sqrt(var_u)
-        x = growth * (x + sd_u * n1)
-        y = growth * (y + sd_u * n2)
-        z = z + math.sqrt(2.0 * d * h) * n3
-        t_new, wx, wy, wz = tube_frame(x, y, z, prm)
-        rho_new = math.sqrt(wx * wx + wy * wy + wz * wz)
-        outer = wx * x + wy * y > 0.0
-        if absorbing and (t_new >= length or (rho_new >= radius and outer)):
-            return pellet_outcome(pid, step, seed, prm), x, y, z
-        if absorbing:
-            p_wall = 0.0
-            if outer:
-                p_wall = bridge_crossing_probability(radius - rho, (radius - rho_new) / growth, var_u)
-            p_bottom = bridge_crossing_probability(length - t, (length - t_new) / growth, var_u)
-            if p_wall > 0.0 or p_bottom > 0.0:
-                u = uniform_open(random_words(pid, step, j, seed, STREAM_BRIDGE)[0])
-                if u < 1.0 - (1.0 - p_wall) * (1.0 - p_bottom):
+        var_xy = growth * growth * var_u   # variance of x and of y over the substep [m^2]
+        var_z = 2.0 * d * hs               # variance of z [m^2]
+        var_axis = var_xy * sa * sa + var_z * ca * ca  # along the tube axis
+        for _ in range(n_sub):
+            wa = random_words(pid, step, DRAW_STEP0 + k, seed, STREAM_SPIN)
+            n1, n2 = box_muller(wa[0], wa[1])
+            n3, _ = box_muller(wa[2], wa[3])
+            x = growth * (x + sd_u * n1)
+            y = growth * (y + sd_u * n2)
+            z = z + math.sqrt(var_z) * n3
+            t_new, wx, wy, wz = tube_frame(x, y, z, prm)
+            rho_new = math.sqrt(wx * wx + wy * wy + wz * wz)
+            outer = wx * x + wy * y > 0.0
+            drawn = False
+            u0 = u1 = u2 = u3 = 0.5
+            if absorbing:
+                if t_new >= length or (rho_new >= radius and outer):
                     return pellet_outcome(pid, step, seed, prm), x, y, z
-        # reflections: bottom (when not absorbing), wall, top, meniscus
-        if t_new > length:
-            shift = 2.0 * (t_new - length)
-            x -= shift * sa
-            z += shift * ca
-        if rho_new > radius:
-            f = (2.0 * radius - rho_new) / rho_new - 1.0
-            x += f * wx
-            y += f * wy
-            z += f * wz
-        if t_new < 0.0:
-            x -= 2.0 * t_new * sa
-            z += 2.0 * t_new * ca
-        rh = math.sqrt(x * x + y * y)
-        if rh < r_men:
-            f = (2.0 * r_men - rh) / rh
-            x *= f
-            y *= f
-        t, wx, wy, wz = tube_frame(x, y, z, prm)
-        rho = math.sqrt(wx * wx + wy * wy + wz * wz)
-    if t > prm[P_RESIDUAL]:
+                p_wall = 0.0
+                if outer:
+                    p_wall = bridge_crossing_probability(radius - rho, (radius - rho_new) / growth, var_u)
+                p_bottom = bridge_crossing_probability(length - t, (length - t_new) / growth, var_u)
+                if p_wall > 0.0 or p_bottom > 0.0:
+                    u0, u1, u2, u3 = bridge_uniforms(pid, step, k, seed)
+                    drawn = True
+                    if u0 < 1.0 - (1.0 - p_wall) * (1.0 - p_bottom):
+                        return pellet_outcome(pid, step, seed, prm), x, y, z
+            # reflecting walls, each by its push along its inward normal
+            if (not (absorbing and outer)) and may_touch(radius - rho, radius - rho_new, var_xy):
+                if not drawn:
+                    u0, u1, u2, u3 = bridge_uniforms(pid, step, k, seed)
+                    drawn = True
+                # variance of the offset's length: x-y and z parts of the unit normal w / rho
+                var_n = (var_xy * (wx * wx + wy * wy) + var_z * wz * wz) / max(rho_new * rho_new, 1e-300)
+                push = reflection_push(radius - rho, radius - rho_new, var_n, u1)
+                if push > 0.0:
+                    f = (rho_new - push) / rho_new - 1.0
+                    x += f * wx
+                    y += f * wy
+                    z += f * wz
+                    t_new, wx, wy, wz = tube_frame(x, y, z, prm)
+            if may_touch(t, t_new, var_axis):
+                if not drawn:
+                    u0, u1, u2, u3 = bridge_uniforms(pid, step, k, seed)
+                    drawn = True
+                push = reflection_push(t, t_new, var_axis, u2)
+                x += push * sa
+                z -= push * ca
+                t_new += push
+            if not absorbing and may_touch(length - t, length - t_new, var_axis):
+                if not drawn:
+                    u0, u1, u2, u3 = bridge_uniforms(pid, step, k, seed)
+                    drawn = True
+                push = reflection_push(length - t, length - t_new, var_axis, u0)
+                x -= push * sa
+                z += push * ca
+            rh_new = math.sqrt(x * x + y * y)
+            if may_touch(rh - r_men, rh_new - r_men, var_xy):
+                if not drawn:
+                    u0, u1, u2, u3 = bridge_uniforms(pid, step, k, seed)
+                push = reflection_push(rh - r_men, rh_new - r_men, var_xy, u3)
+                f = (rh_new + push) / rh_new
+                x *= f
+                y *= f
+            t, wx, wy, wz = tube_frame(x, y, z, prm)
+            rho = math.sqrt(wx * wx + wy * wy + wz * wz)
+            rh = math.sqrt(x * x + y * y)
+            k += 1
+    if t > prm[P_T_RESIDUAL]:
         return RESIDUAL, x, y, z
     return SUPERNATANT, x, y, z

@@ -60,11 +60,15 @@ def test_whole_protocol_same_on_cpu_and_cuda(device):
 
 
 def test_cupy_arrays_on_a_real_gpu(real_gpu):
-    """On a real GPU the particle state lives in CuPy arrays and the kernels run on them."""
+    """On a real GPU the particle state lives in CuPy arrays and the kernels run on them, and every fate equals
+    the CPU's: no multiply-add is fused (tests/test_cuda_compile.py), sqrt and division are correctly rounded on
+    both; exp, log and expm1 come from libdevice on the GPU and from libm on the CPU, which may differ in the last
+    bit, so a fate could flip only where a value falls within about 1e-16 (relative) of a boundary or of its
+    uniform -- about one particle in 1e13 per comparison, none in this run."""
     import cupy
     protocol, sample = load_protocol("duc_standard"), load_sample("msc_conditioned_medium")
     from exosim.engine import run_protocol
     run = run_protocol(protocol, sample, n_particles=20000, seed=3, device=real_gpu)
     assert isinstance(run.particles.fate, cupy.ndarray)
     ref = run_protocol(protocol, sample, n_particles=20000, seed=3, device=CPU())
-    assert (cupy.asnumpy(run.particles.fate) == ref.particles.fate).mean() > 0.999
+    np.testing.assert_array_equal(cupy.asnumpy(run.particles.fate), ref.particles.fate)

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import fates, units
-from ..config import Centrifuge, Medium, Rotor, Wash
 from ..errors import ConfigError
-from ..kernels import spin as K
+from ..kernels import layout as K
 from ..physics import media as media_phys
 from ..physics import rotors as geom
+
+if TYPE_CHECKING:  # the validated configuration, read here, never imported at run time (docs/architecture.md)
+    from ..config import Centrifuge, Medium, Rotor, Wash
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class SwingingTube:
     def fill_params(self, prm: np.ndarray) -> None:
         prm[K.P_R_MENISCUS] = self.r_meniscus
         prm[K.P_R_MAX] = self.r_bottom
-        prm[K.P_RESIDUAL] = self.r_residual
+        prm[K.P_R_RESIDUAL] = self.r_residual
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class FixedTube:
 
     def fill_params(self, prm: np.ndarray) -> None:
         prm[K.P_R_MENISCUS] = self.r_meniscus
-        prm[K.P_RESIDUAL] = self.t_residual
+        prm[K.P_T_RESIDUAL] = self.t_residual
         prm[K.P_R_TOP] = self.tube.r_top
         prm[K.P_SIN] = math.sin(self.tube.angle)
         prm[K.P_COS] = math.cos(self.tube.angle)
@@ -112,7 +115,7 @@ def plan_spin(index: int, step: Centrifuge | Wash, volume: float, medium: Medium
     fill = step.fill or rotor.tube_volume
     tubes = max(1, math.ceil(volume / fill * (1 - 1e-9)))
     volume_spun = volume
-    if isinstance(step, Wash):  # the material spread over the tubes, each topped up with buffer to the fill
+    if step.kind == "wash":  # the material spread over the tubes, each topped up with buffer to the fill
         volume_spun = tubes * fill
         medium = media[step.medium]
     per_tube = volume_spun / tubes

@@ -14,7 +14,7 @@ def water_density(temperature: float) -> float:
 
 def water_viscosity(temperature: float) -> float:
     """Dynamic viscosity of water, Vogel equation eta = 0.02939 exp(507.88 / (T - 149.3)) mPa s
-    (Viswanath & Natarajan 1989, Data Book on the Viscosity of Liquids; reference/media.md).
+    (Viswanath & Natarajan 1989, Data Book on the Viscosity of Liquids; docs/reference/media.md).
 
     Args: temperature [K]. Returns: viscosity [Pa s] (1.561e-3 at 4 degC, 1.0035e-3 at 20 degC).
     """

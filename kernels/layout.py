@@ -1,0 +1,36 @@
+"""Plain constants shared by the kernels and the host code, importable without numba: outcome codes of a
+centrifuge run, the layout of the kernels' parameter vector, and the Philox streams (one per purpose).
+
+The host side (``exosim.methods``, ``exosim.engine``) fills parameter vectors and reads outcomes through these
+names, so planning a protocol never imports numba.
+"""
+# random-number streams: the second Philox key word (kernels/philox.py)
+STREAM_DIAMETER = 1
+STREAM_DENSITY = 2
+STREAM_SPIN = 3
+STREAM_BRIDGE = 4
+
+# outcome of a centrifuge run for one particle
+SUPERNATANT = 0
+PELLET = 1
+RESIDUAL = 2
+PELLET_LOST = 3
+
+# parameter vector layout
+P_RHO_MEDIUM = 0   # medium density [kg/m^3]
+P_VISCOSITY = 1    # medium viscosity [Pa s]
+P_TEMPERATURE = 2  # [K]
+P_BROWNIAN = 3     # 1.0: Brownian motion on; 0.0: deterministic sedimentation
+P_LOSS = 4         # probability that a pelleted particle is lost on the wall at resuspension
+P_ABSORB = 5       # 1.0: pellet wall absorbs; 0.0: it reflects (sedimentation equilibrium)
+P_R_MENISCUS = 6   # meniscus radius [m]
+P_R_MAX = 7        # swinging bucket: tube bottom radius [m]
+P_R_RESIDUAL = 8   # swinging bucket: radius beyond which liquid is residual [m]
+P_T_RESIDUAL = 9   # fixed angle: axial position beyond which liquid is residual [m]
+P_R_TOP = 10       # fixed angle: radius of the tube axis at the tube top [m]
+P_SIN = 11         # fixed angle: sin and cos of the tube angle to the rotation axis
+P_COS = 12
+P_LENGTH = 13      # fixed angle: tube axis length [m]
+P_RADIUS = 14      # fixed angle: tube inner radius [m]
+P_RECORD = 15      # 1.0: write the final position
+N_PARAMS = 16

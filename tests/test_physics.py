@@ -290,3 +290,90 @@ def test_strong_diffusion_in_one_step_matches_small_steps(a_t, column):
     se = math.sqrt(one * (1 - one) / n + many * (1 - many) / n)
     assert abs(one - many) <= 5 * se
     assert 0.3 < many < 0.99  # neither nothing nor everything pelleted: the test can tell
+
+
+@pytest.mark.parametrize("n_steps", [1, 200])
+def test_fixed_angle_bottom_matches_first_passage(n_steps):
+    """A fixed-angle tube lying along the radius (angle 90 degrees), far from the axis, 2 mm long and 100 mm in
+    radius: the bottom is the pellet and the field is uniform along the axis, so the pelleted fraction is the 1-D
+    inverse-Gaussian first-passage result (as in the swinging-bucket test), at one step (the bridge test at the
+    bottom) and at 200. Systematic allowance: particles within a few diffusion lengths (0.2 mm) of the side wall,
+    which also absorbs, at most 2 x 0.2 / 100 of them, plus the field's variation along the tube (2e-4)."""
+    length, radius, r_axis = 2e-3, 0.1, 10.0
+    tube = geom.FixedAngleTube(math.pi / 2, radius, r_axis, length)
+    fixed = FixedTube(tube, r_axis, length)
+    d, rho_p = 10e-9, 1100.0
+    D = formulas.diffusion_coefficient(d, T20, ETA_W)
+    s = formulas.sedimentation_coefficient(d, rho_p, RHO_W, ETA_W)
+    t = (0.2e-3) ** 2 / (2 * D)
+    omega = math.sqrt(0.1e-3 / t / (s * r_axis))
+    v = s * omega ** 2 * (r_axis + length / 2)
+    expected = wald_pelleted_fraction(v, D, length, t)
+    n = 20000
+    got = fraction_pelleted(CPU(), fixed, geom.speed_profile(omega, t, max_step=t / n_steps), d, rho_p, n)
+    within(got, expected, expected, n, extra=2 * 0.2e-3 / radius + 2e-4)
+    assert expected > 0.05 + 10 * math.sqrt(0.05 * 0.95 / n)  # diffusion matters: drift alone gives 0.05
+
+
+def euler_maruyama_fixed_angle(tube, r_meniscus, s, D, omega, duration, n, h, rng):
+    """Independent reference: Euler-Maruyama in numpy for the fixed-angle model of docs/physics.md (drift
+    s omega^2 (x, y), diffusion D; the outer half of the wall and the bottom absorb, the inner half, the top and the
+    meniscus mirror). Absorption is checked at step ends with the walls moved in by 0.5826 sqrt(2 D h), the
+    correction for continuous monitoring of Broadie, Glasserman & Kou 1997 (Math Finance 7:325). Returns the
+    fraction absorbed."""
+    a = tube.angle
+    sa, ca = math.sin(a), math.cos(a)
+    x, y, z = [], [], []
+    while sum(map(len, x)) < n:
+        t = rng.uniform(0, tube.length, 4 * n)
+        rho = tube.radius * np.sqrt(rng.uniform(0, 1, 4 * n))
+        phi = rng.uniform(0, 2 * np.pi, 4 * n)
+        xs = tube.r_top + t * sa + rho * np.cos(phi) * ca
+        ys = rho * np.sin(phi)
+        keep = np.hypot(xs, ys) >= r_meniscus
+        x.append(xs[keep])
+        y.append(ys[keep])
+        z.append((-t * ca + rho * np.cos(phi) * sa)[keep])
+    x, y, z = (np.concatenate(v)[:n] for v in (x, y, z))
+    alive = np.ones(n, bool)
+    shift = 0.5826 * math.sqrt(2 * D * h)
+    rate, sd = s * omega ** 2, math.sqrt(2 * D * h)
+    for _ in range(int(round(duration / h))):
+        i = np.nonzero(alive)[0]
+        xi = x[i] * (1 + rate * h) + sd * rng.standard_normal(i.size)
+        yi = y[i] * (1 + rate * h) + sd * rng.standard_normal(i.size)
+        zi = z[i] + sd * rng.standard_normal(i.size)
+        t = (xi - tube.r_top) * sa - zi * ca
+        wx, wy, wz = xi - tube.r_top - t * sa, yi, zi + t * ca
+        rho = np.sqrt(wx * wx + wy * wy + wz * wz)
+        dead = (t >= tube.length - shift) | ((rho >= tube.radius - shift) & (wx * xi + wy * yi > 0))
+        alive[i[dead]] = False
+        live = ~dead
+        i, xi, yi, zi, t, wx, wy, wz, rho = (v[live] for v in (i, xi, yi, zi, t, wx, wy, wz, rho))
+        f = np.where(rho > tube.radius, (2 * tube.radius - rho) / np.maximum(rho, 1e-300) - 1, 0.0)
+        xi, yi, zi = xi + f * wx, yi + f * wy, zi + f * wz
+        t = (xi - tube.r_top) * sa - zi * ca
+        xi, zi = np.where(t < 0, xi - 2 * t * sa, xi), np.where(t < 0, zi + 2 * t * ca, zi)
+        rh = np.hypot(xi, yi)
+        g = np.where(rh < r_meniscus, (2 * r_meniscus - rh) / rh, 1.0)
+        x[i], y[i], z[i] = xi * g, yi * g, zi
+    return 1.0 - alive.mean()
+
+
+def test_fixed_angle_with_diffusion_matches_an_independent_euler_maruyama():
+    """The diffusion-dominated fixed-angle case above (TLA-110 half full, 20,000 g, 10 nm, 10 min): the kernel at
+    one step per speed phase against an independent numpy Euler-Maruyama with 1-s steps and the Broadie-Glasserman-
+    Kou boundary shift (its remaining error is of higher order in sqrt(D h) = 0.2 % of the diffusion length of the
+    run). 5 combined binomial standard errors."""
+    rotor = load_rotors()["TLA-110"]
+    geometry = tube_geometry(rotor, 0.5 * rotor.tube_volume, 0.0)
+    omega, duration = geom.omega_for_rcf(20000, rotor.r_avg), 600.0
+    d, rho_p = 10e-9, 1100.0
+    n = 20000
+    got = fraction_pelleted(CPU(), geometry, geom.speed_profile(omega, duration), d, rho_p, n)
+    s = d * d * (rho_p - RHO_W) / (18 * ETA_W)
+    D = 1.380649e-23 * T20 / (3 * math.pi * ETA_W * d)
+    ref = euler_maruyama_fixed_angle(geometry.tube, geometry.r_meniscus, s, D, omega, duration, n, 1.0,
+                                     np.random.default_rng(0))
+    se = math.sqrt(got * (1 - got) / n + ref * (1 - ref) / n)
+    assert abs(got - ref) <= 5 * se, (got, ref, se)

@@ -4,7 +4,9 @@
    threads) and, where a real GPU exists, on CUDA (CuPy arrays);
 2. a numpy Euler-Maruyama baseline of the same physics (what a user would write: one array operation per term);
 3. time-to-answer of the standard DUC protocol (bundled) at 1e6 particles;
-4. where ``--reference FILE`` names the hardware-proxy script of the team's bench folder, its figures in the same
+4. start-up: wall time of ``exosim --help``, ``plan``, ``rotors`` and a small CPU run, cold and warm
+   (benchmarks/startup.py; ``--no-startup`` skips it);
+5. where ``--reference FILE`` names the hardware-proxy script of the team's bench folder, its figures in the same
    run, so that exosim's GPU figures can be reported as ratios.
 
 Prints a table and writes JSON (``--json``, default benchmarks/out/bench.json).
@@ -14,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -29,24 +29,14 @@ from exosim.kernels import _cuda
 from exosim.methods.centrifuge import SwingingTube, kernel_params, run_tube
 from exosim.physics import media, rotors as geom
 
+from . import machine, startup
+
 # the physical case of the reference kernels: 100 nm exosome, 1.15 g/mL, PBS at 4 degC, SW 41 Ti, 10 min
 T4 = 277.15
 D_P, RHO_P = 100e-9, 1150.0
 R_MIN, R_MAX = 0.0674, 0.1531
 OMEGA = geom.rpm_to_omega(41000)
 T_TOTAL = 600.0
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical cores, Python {platform.python_version()}"
 
 
 def case_arrays(xp, n):
@@ -128,6 +118,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=100, help="integration steps for the kernel benchmarks")
     ap.add_argument("--duc-n", type=int, default=1_000_000, help="particles for the DUC time-to-answer")
     ap.add_argument("--gpu-n", type=int, default=50_000_000, help="particles for the GPU kernel benchmark")
+    ap.add_argument("--no-startup", action="store_true", help="skip the start-up benchmark")
     ap.add_argument("--reference", type=Path, default=None, help="hardware-proxy script to run in the same call")
     ap.add_argument("--json", type=Path, default=Path("benchmarks/out/bench.json"))
     args = ap.parse_args(argv)
@@ -158,6 +149,8 @@ def main(argv=None):
         res["duc_time_to_answer_cuda"] = dict(seconds=sec, n=args.duc_n, exosome_recovery=rec)
     sec, rec = time_to_answer(CPU(), args.duc_n)
     res["duc_time_to_answer_cpu"] = dict(seconds=sec, n=args.duc_n, exosome_recovery=rec)
+    if not args.no_startup:
+        res["startup"] = startup.measure()
     if args.reference:
         res["reference"] = run_reference(args.reference)
 
@@ -172,6 +165,8 @@ def main(argv=None):
             r = res[key]
             print(f"{key}: {r['seconds']:.2f} s for {r['n']:,} particles "
                   f"(exosome recovery {r['exosome_recovery']:.4f})")
+    if "startup" in res:
+        startup.print_table(res["startup"])
     if "reference" in res:
         print("reference script output (tail):")
         print(res["reference"]["stdout_tail"])

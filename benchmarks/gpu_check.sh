@@ -15,6 +15,6 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out
 # tests that need a GPU fail instead of skipping
 EXOSIM_REQUIRE_GPU=1 NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider \
   tests/test_philox.py tests/test_backends.py 2>&1 | tail -15 | tee "$out/gpu_tests.txt"
-args=(--json "$out/bench.json")
+args=(--json "$out/bench.json" --no-startup)  # start-up is a CPU figure: not worth device time
 [ -f "$ref" ] && args+=(--reference "$ref")
 python3 -m benchmarks "${args[@]}" 2>&1 | tee "$out/bench.txt"

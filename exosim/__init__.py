@@ -7,13 +7,33 @@ Python API::
     sample = exosim.load_sample("msc_conditioned_medium")
     ds = exosim.simulate(protocol, sample, n_particles=100_000, seed=1)   # xarray.Dataset
     ds.recovery.sel(population="exosome")
+
+The names below are imported on first use, so that ``import exosim`` (and the command line's ``--help``) does
+not pay for xarray, pint or numba.
 """
+import importlib
+
 __version__ = "0.1.0"
 
-from .api import simulate  # noqa: E402
-from .config import load_protocol, load_rotors, load_sample  # noqa: E402
-from .device import CPU, GPU, auto_select  # noqa: E402
-from .errors import ConfigError  # noqa: E402
+# public name -> module that defines it
+_LAZY = {
+    "simulate": "api",
+    "load_protocol": "config", "load_sample": "config", "load_rotors": "config",
+    "CPU": "device", "GPU": "device", "auto_select": "device",
+    "ConfigError": "errors",
+}
 
-__all__ = ["simulate", "load_protocol", "load_sample", "load_rotors", "CPU", "GPU", "auto_select",
-           "ConfigError", "__version__"]
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name: str):
+    """Import a public name from its module on first use (PEP 562)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_LAZY})

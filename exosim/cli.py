@@ -1,21 +1,24 @@
-"""Command line: ``exosim run``, ``exosim rotors``, ``exosim plot``.
+"""Command line: ``exosim plan``, ``exosim run``, ``exosim rotors``, ``exosim plot``.
 
 Bad input ends with one line ``error: FILE: FIELD: PROBLEM`` on stderr and exit code 2; nothing is written.
+
+Start-up time: every command imports what it needs inside its body. ``exosim --help``, ``plan`` and ``rotors``
+import no numba, xarray or matplotlib (tests/test_startup.py); ``run --backend cpu`` imports no numba CUDA target.
 """
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from . import units
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Monte Carlo simulation of extracellular-vesicle isolation protocols.")
@@ -23,6 +26,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 def _console(stderr: bool = False) -> Console:
     """A console on the current stdout or stderr (made on use); wide tables when not on a terminal."""
+    from rich.console import Console
     stream = sys.stderr if stderr else sys.stdout
     return Console(stderr=stderr, width=None if stream.isatty() else 150)
 
@@ -38,6 +42,7 @@ def _fail(message: str) -> None:
 
 def results_table(ds) -> Table:
     """Rich table: recovery with its Monte Carlo error, product count and step-by-step share, per population."""
+    from rich.table import Table
     title = (f"{ds.attrs['protocol']} -- {ds.attrs['sample']} "
              f"({ds.attrs['n_particles']:,} simulation particles, seed {ds.attrs['seed']}, {ds.attrs['backend']})")
     t = Table(title=title, title_justify="left")
@@ -58,6 +63,7 @@ def results_table(ds) -> Table:
 
 
 def summary_lines(ds) -> list[str]:
+    from . import units
     ppug, ppug_err = float(ds.particles_per_ug_protein), float(ds.particles_per_ug_protein_stderr)
     return [
         f"purity (target among countable particles): {float(ds.purity) * 100:.2f} ± "
@@ -70,28 +76,34 @@ def summary_lines(ds) -> list[str]:
     ]
 
 
-def steps_table(ds) -> Table:
-    """Rich table of the steps (from a results Dataset, or from ``results.plan_dataset`` before a run)."""
+def steps_table(plans, passed_on: list[str] | None = None) -> Table:
+    """Rich table of the steps from their plans (``engine.plan_protocol``); after a run, ``passed_on`` gives
+    per step the share of the target population(s) passed on (:func:`target_passed_on`)."""
+    from rich.table import Table
+
+    from . import units
     t = Table(title="steps", title_justify="left")
     cols = ["#", "step", "rotor", "x g (avg)", "rpm", "at speed", "tubes", "runs", "liquid/tube", "medium",
             "time"]
-    shares = "step_recovery" in ds
-    if shares:
+    if passed_on is not None:
         cols.append("target passed on")
     for col in cols:
         t.add_column(col, justify="left" if col in ("step", "rotor", "medium") else "right")
-    target = [p for p in ds.population.values if int(ds.is_target.sel(population=p))] if shares else []
-    for i in ds.step.values:
-        s = ds.sel(step=i)
-        row = [str(i), str(s.step_label.values), str(s.step_rotor.values), f"{float(s.step_rcf):,.0f}",
-               f"{float(s.step_speed):,.0f}", units.fmt(float(s.step_duration), "s", "min"),
-               str(int(s.step_tubes)), str(int(s.step_runs)),
-               units.fmt(float(s.step_liquid_per_tube), "m**3", "mL"), str(s.step_medium.values),
-               units.fmt(float(s.step_time), "s", "min")]
-        if shares:
-            row.append(", ".join(f"{float(s.step_recovery.sel(population=p)) * 100:.1f} %" for p in target))
+    for i, p in enumerate(plans):
+        row = [str(i), p.label, p.rotor.name, f"{p.rcf_avg:,.0f}", f"{p.rpm:,.0f}",
+               units.fmt(p.duration, "s", "min"), str(p.tubes), str(p.runs),
+               units.fmt(p.liquid_per_tube, "m**3", "mL"), p.medium.name, units.fmt(p.process_time, "s", "min")]
+        if passed_on is not None:
+            row.append(passed_on[i])
         t.add_row(*row)
     return t
+
+
+def target_passed_on(ds) -> list[str]:
+    """Per step of a results Dataset: the share of every target population that the step passed on."""
+    target = [p for p in ds.population.values if int(ds.is_target.sel(population=p))]
+    return [", ".join(f"{float(ds.step_recovery.sel(step=i, population=p)) * 100:.1f} %" for p in target)
+            for i in ds.step.values]
 
 
 def _check_writable(out: Path) -> None:
@@ -122,13 +134,13 @@ def plan(
     sample: str = typer.Option(..., "--sample", "-s", help="sample YAML file, or the name of a bundled sample"),
 ):
     """Check PROTOCOL and SAMPLE and show tubes, runs, volumes and time of every step, without simulating."""
-    from .results import plan_dataset
+    from . import units
     try:
         prot, samp, plans = _load(protocol, sample)
     except ConfigError as exc:
         _fail(str(exc))
     console = _console()
-    console.print(steps_table(plan_dataset(plans)))
+    console.print(steps_table(plans))
     total = sum(p.process_time for p in plans)
     console.print(f"{prot.name} on {samp.name} ({units.fmt(samp.volume, 'm**3', 'mL')}): "
                   f"{units.fmt(total, 's', 'h')} in the centrifuge, product "
@@ -151,6 +163,8 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no table, no progress bar"),
 ):
     """Simulate PROTOCOL on a sample: print recovery and purity, write an HDF5/netCDF results file."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from . import device as devices, engine, results
     from .api import simulate
     try:
@@ -164,7 +178,7 @@ def run(
             _check_writable(out)
         if threads is not None and not 1 <= threads <= (os.cpu_count() or 1):
             raise Fail(f"--threads: must be from 1 to {os.cpu_count()}, got {threads}")
-        prot, samp, _ = _load(protocol, sample)
+        prot, samp, plans = _load(protocol, sample)
         n_pop = len(samp.populations)
         if n < n_pop:
             raise Fail(f"-n: needs at least one particle per population ({n_pop}), got {n}")
@@ -195,7 +209,7 @@ def run(
         console.print(results_table(ds))
         for line in summary_lines(ds):
             console.print(line, highlight=False)
-        console.print(steps_table(ds))
+        console.print(steps_table(plans, target_passed_on(ds)))
     if out is not None:
         path = results.write(ds, out)
         if not quiet:
@@ -205,6 +219,8 @@ def run(
 @app.command()
 def rotors():
     """List the rotor catalog with k-factors at maximum speed."""
+    from rich.table import Table
+
     from .config import load_rotors
     t = Table(title="rotors (configs/rotors.yaml)", title_justify="left")
     for col in ("rotor", "kind", "angle", "max rpm", "r_min mm", "r_avg mm", "r_max mm", "tube mL", "places",

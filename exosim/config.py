@@ -14,7 +14,6 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 
 from . import units
 from .errors import ConfigError
-from .kernels import sampling
 from .physics import rotors as rotor_geom
 
 
@@ -130,9 +129,14 @@ class Medium(Strict):
 
 
 # ---------------------------------------------------------------- samples
+# kernels/sampling.py's distribution codes, as plain ints so that reading configs needs no numba
+# (tests/test_startup.py checks that they agree)
+CONSTANT, NORMAL, LOGNORMAL, UNIFORM = 0, 1, 2, 3
+
+
 @dataclass(frozen=True)
 class Distribution:
-    """A truncated distribution in SI units; ``kind`` is one of kernels.sampling's codes."""
+    """A truncated distribution in SI units; ``kind`` is one of the codes above (those of kernels.sampling)."""
 
     kind: int
     p1: float
@@ -151,7 +155,7 @@ def _distribution(kind: str):
             v = units.parse(value, kind)
             if v <= 0:
                 raise ValueError(f"must be greater than zero, got {value!r}")
-            return Distribution(sampling.CONSTANT, v, 0.0, v, v)
+            return Distribution(CONSTANT, v, 0.0, v, v)
         laws = [k for k in ("lognormal", "normal", "uniform") if k in value]
         extra = set(value) - {"lognormal", "normal", "uniform", "min", "max"}
         if extra:
@@ -168,21 +172,21 @@ def _distribution(kind: str):
             if p1 <= 0 or p2 <= 1:
                 raise ValueError("lognormal needs median > 0 and gsd > 1")
             lo, hi = p1 / p2 ** 4, p1 * p2 ** 4
-            code = sampling.LOGNORMAL
+            code = LOGNORMAL
         elif law == "normal":
             p1 = units.parse(spec["mean"], kind)
             p2 = units.parse(spec["sd"], kind)
             if p1 <= 0 or p2 <= 0:
                 raise ValueError("normal needs mean > 0 and sd > 0")
             lo, hi = max(1e-3 * p1, p1 - 4 * p2), p1 + 4 * p2  # positive even for wide laws
-            code = sampling.NORMAL
+            code = NORMAL
         else:
             p1 = units.parse(spec["min"], kind)
             p2 = units.parse(spec["max"], kind)
             if not 0 < p1 < p2:
                 raise ValueError("uniform needs 0 < min < max")
             lo, hi = p1, p2
-            code = sampling.UNIFORM
+            code = UNIFORM
         if "min" in value:
             lo = units.parse(value["min"], kind)
         if "max" in value:

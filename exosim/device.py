@@ -3,6 +3,9 @@
 - ``CPU(threads=None)``: numba.njit kernels, parallel over particles, numpy arrays.
 - ``GPU(id=0)``: numba.cuda kernels on CuPy arrays (numpy arrays under the CUDA simulator).
 - ``auto_select()``: ``GPU(0)`` when a real CUDA GPU is usable, else ``CPU()``.
+
+numba's CUDA target (through :mod:`exosim.kernels._cuda`) is imported only when a GPU is asked for or
+``auto_select`` looks for one: a CPU run never pays for it.
 """
 from __future__ import annotations
 
@@ -12,7 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels import _cuda
+
+def _cuda():
+    """:mod:`exosim.kernels._cuda`, the one module that imports numba's CUDA target (imported on first use)."""
+    from .kernels import _cuda
+    return _cuda
 
 
 @dataclass(frozen=True)
@@ -62,21 +69,21 @@ class GPU:
     backend = "cuda"
 
     def __post_init__(self):
-        if not _cuda.available():
-            raise RuntimeError(f"cannot use GPU({self.id}): {_cuda.why_unavailable()}")
+        if not _cuda().available():
+            raise RuntimeError(f"cannot use GPU({self.id}): {_cuda().why_unavailable()}")
         if not self.simulated:
             try:
                 import cupy  # noqa: F401
             except ImportError:
                 raise RuntimeError(f"cannot use GPU({self.id}): CuPy is not installed; install exosim[cuda12] "
                                    f"or exosim[cuda13]") from None
-            n = len(_cuda.require().gpus)
+            n = len(_cuda().require().gpus)
             if not 0 <= self.id < n:
                 raise RuntimeError(f"cannot use GPU({self.id}): this machine has {n} GPU(s)")
 
     @property
     def simulated(self) -> bool:
-        return _cuda.simulator()
+        return _cuda().simulator()
 
     @property
     def xp(self):
@@ -88,7 +95,7 @@ class GPU:
     def describe(self) -> str:
         if self.simulated:
             return "CUDA simulator (NUMBA_ENABLE_CUDASIM=1)"
-        cuda = _cuda.require()
+        cuda = _cuda().require()
         with cuda.gpus[self.id]:
             dev = cuda.get_current_device()
             name = dev.name.decode() if isinstance(dev.name, bytes) else dev.name
@@ -101,7 +108,7 @@ class GPU:
             yield
             return
         import cupy
-        with cupy.cuda.Device(self.id), _cuda.require().gpus[self.id]:
+        with cupy.cuda.Device(self.id), _cuda().require().gpus[self.id]:
             yield
 
     def to_host(self, a) -> np.ndarray:
@@ -118,7 +125,7 @@ class GPU:
 
 def auto_select():
     """GPU(0) when a real CUDA GPU is usable, else CPU()."""
-    return GPU(0) if _cuda.real_gpu() else CPU()
+    return GPU(0) if _cuda().real_gpu() else CPU()
 
 
 def from_name(name: str):

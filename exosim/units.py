@@ -5,12 +5,57 @@ Configs carry units as strings; everything below the configuration layer is plai
 that meaning lives here (``parse_rcf``), not in every caller.
 """
 import math
+import os
 import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
 
 import pint
 
-ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
-STANDARD_GRAVITY = 9.80665  # m/s^2, exact (CGPM 1901)
+from .kernels.cache import cache_root
+from .physics.rotors import STANDARD_GRAVITY
+
+_OPTIONS = dict(autoconvert_offset_to_baseunit=True)
+
+
+def _pint_cache(root: Path | None) -> Path | None:
+    """pint's cache of parsed definitions (per pint and Python version) under ``root``, filled if it is not yet;
+    None when there is no usable cache folder.
+
+    pint writes its cache files in place, so a new cache is filled in a temporary sibling and renamed: no
+    process ever reads a half-written one.
+    """
+    if root is None:
+        return None
+    folder = root / "pint" / f"{pint.__version__}-{sys.implementation.cache_tag}"
+    if folder.is_dir():
+        return folder
+    tmp = None
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=folder.parent, prefix=".filling-")
+        pint.UnitRegistry(cache_folder=tmp, **_OPTIONS)
+        os.rename(tmp, folder)
+    except OSError:  # not writable, or another process renamed its copy first
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder if folder.is_dir() else None
+
+
+def _registry() -> pint.UnitRegistry:
+    """The unit registry, read from pint's cache when there is one (about 0.04 s instead of 0.35 s)."""
+    folder = _pint_cache(cache_root())
+    if folder is not None:
+        try:
+            return pint.UnitRegistry(cache_folder=folder, **_OPTIONS)
+        except Exception:  # an unreadable cache: parse the definitions instead
+            pass
+    return pint.UnitRegistry(**_OPTIONS)
+
+
+ureg = _registry()
 
 # kind of quantity -> (SI unit, words for messages)
 KINDS = {

@@ -1,11 +1,15 @@
-"""CPU loops (numba.njit, parallel over particles) around the shared per-particle functions."""
+"""CPU loops (numba.njit, parallel over particles) around the shared per-particle functions.
+
+Compiled code is cached on disk under a key of every kernel source file (see :mod:`exosim.kernels.cache`).
+"""
 import numba
 
+from .cache import cached_njit
 from .sampling import draw_truncated
 from .spin import P_RECORD, fixed_angle_run, swinging_bucket_run
 
 
-@numba.njit(parallel=True)
+@cached_njit(parallel=True)
 def spin_swinging(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):
     """Swinging-bucket run for every active particle; particle i has global id pid0 + i."""
     record = prm[P_RECORD] > 0.5
@@ -17,7 +21,7 @@ def spin_swinging(pid0, step, seed, diameter, density, active, prm, seg, outcome
                 pos[i, 0] = r
 
 
-@numba.njit(parallel=True)
+@cached_njit(parallel=True)
 def spin_fixed(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):
     """Fixed-angle run for every active particle; particle i has global id pid0 + i."""
     record = prm[P_RECORD] > 0.5
@@ -31,7 +35,7 @@ def spin_fixed(pid0, step, seed, diameter, density, active, prm, seg, outcome, p
                 pos[i, 2] = z
 
 
-@numba.njit(parallel=True)
+@cached_njit(parallel=True)
 def sample(pid0, seed, stream, kind, p1, p2, lo, hi, out):
     """Fill ``out`` with draws of one distribution for particles pid0, pid0 + 1, ..."""
     for i in numba.prange(out.shape[0]):

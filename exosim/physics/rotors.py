@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..units import STANDARD_GRAVITY
+STANDARD_GRAVITY = 9.80665  # m/s^2, exact: standard acceleration of gravity (3rd CGPM, 1901)
 
 K_FACTOR_CONSTANT = 2.533e11  # k = 2.533e11 ln(r_max/r_min) / rpm^2 with k in hours*svedberg (Beckman Coulter)
 

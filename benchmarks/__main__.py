@@ -24,18 +24,24 @@ from pathlib import Path
 import numpy as np
 
 from exosim import CPU, load_protocol, load_sample, simulate
+from exosim.config import load_media, load_rotors
 from exosim.device import GPU
 from exosim.kernels import _cuda
-from exosim.methods.centrifuge import SwingingTube, kernel_params, run_tube
-from exosim.physics import media, rotors as geom
+from exosim.kernels.formulas import diffusion_coefficient, sedimentation_coefficient
+from exosim.methods.centrifuge import kernel_params, medium_state, run_tube, tube_geometry
+from exosim.physics import rotors as geom
 
 from . import machine, startup
 
-# the physical case of the reference kernels: 100 nm exosome, 1.15 g/mL, PBS at 4 degC, SW 41 Ti, 10 min
+# the physical case of the reference kernels: 100 nm exosome, 1.15 g/mL, PBS at 4 degC, a full SW 41 Ti tube at its
+# maximum speed for 10 min (rotor and medium from the bundled catalogs)
 T4 = 277.15
 D_P, RHO_P = 100e-9, 1150.0
-R_MIN, R_MAX = 0.0674, 0.1531
-OMEGA = geom.rpm_to_omega(41000)
+ROTOR = load_rotors()["SW 41 Ti"]
+TUBE = tube_geometry(ROTOR, ROTOR.tube_volume, 0.0)
+R_MIN, R_MAX = TUBE.r_meniscus, TUBE.r_bottom
+RHO_M, ETA_M = medium_state(load_media()["PBS"], T4)
+OMEGA = ROTOR.max_speed
 T_TOTAL = 600.0
 
 
@@ -45,8 +51,8 @@ def case_arrays(xp, n):
 
 def kernel_rate(device, n, steps, repeats=3):
     """Best-of-``repeats`` particle-steps per second of the swinging-bucket kernel, and the pelleted fraction."""
-    tube = SwingingTube(R_MIN, R_MAX, R_MAX)
-    prm = kernel_params(tube, media.water_density(T4) + 6.8, 1.02 * media.water_viscosity(T4), T4)
+    tube = TUBE
+    prm = kernel_params(tube, RHO_M, ETA_M, T4)
     seg = geom.speed_profile(OMEGA, T_TOTAL, max_step=T_TOTAL / steps)
     d, rho, active = case_arrays(device.xp, n)
     run_tube(device, tube, prm, seg[:2], d[:1024], rho[:1024], active[:1024], seed=1, step=0)  # compile
@@ -70,10 +76,8 @@ def sync(device):
 def numpy_baseline(n, steps, seed=1):
     """Euler-Maruyama in numpy, one thread: dr = s w^2 r dt + sqrt(2 D dt) N(0,1), reflecting meniscus, absorbing
     bottom (checked at step ends). Returns (particle-steps/s, seconds, pelleted fraction)."""
-    from exosim.kernels.formulas import diffusion_coefficient, sedimentation_coefficient
-    eta = 1.02 * media.water_viscosity(T4)
-    s = sedimentation_coefficient(D_P, RHO_P, media.water_density(T4) + 6.8, eta)
-    D = diffusion_coefficient(D_P, T4, eta)
+    s = sedimentation_coefficient(D_P, RHO_P, RHO_M, ETA_M)
+    D = diffusion_coefficient(D_P, T4, ETA_M)
     dt = T_TOTAL / steps
     a_dt, sig = s * OMEGA ** 2 * dt, math.sqrt(2 * D * dt)
     rng = np.random.default_rng(seed)
@@ -91,8 +95,7 @@ def numpy_baseline(n, steps, seed=1):
 
 
 def analytic_pelleted():
-    from exosim.kernels.formulas import sedimentation_coefficient
-    s = sedimentation_coefficient(D_P, RHO_P, media.water_density(T4) + 6.8, 1.02 * media.water_viscosity(T4))
+    s = sedimentation_coefficient(D_P, RHO_P, RHO_M, ETA_M)
     return (R_MAX - max(R_MIN, R_MAX * math.exp(-s * OMEGA ** 2 * T_TOTAL))) / (R_MAX - R_MIN)
 
 
@@ -123,7 +126,7 @@ def main(argv=None):
     ap.add_argument("--json", type=Path, default=Path("benchmarks/out/bench.json"))
     args = ap.parse_args(argv)
 
-    res = {"machine": machine(), "case": "100 nm EV, 1.15 g/mL, PBS 4 degC, SW 41 Ti 41,000 rpm, 10 min",
+    res = {"machine": machine(), "case": f"100 nm EV, 1.15 g/mL, PBS 4 degC, {ROTOR.name} {ROTOR.max_rpm:,.0f} rpm, 10 min",
            "analytic_pelleted_no_diffusion": analytic_pelleted()}
     rows = []
     rate, sec, pel = numpy_baseline(args.n, args.steps)

@@ -90,12 +90,34 @@ def steps_table(plans, passed_on: list[str] | None = None) -> Table:
     for col in cols:
         t.add_column(col, justify="left" if col in ("step", "rotor", "medium") else "right")
     for i, p in enumerate(plans):
-        row = [str(i), p.label, p.rotor.name, f"{p.rcf_avg:,.0f}", f"{p.rpm:,.0f}",
-               units.fmt(p.duration, "s", "min"), str(p.tubes), str(p.runs),
-               units.fmt(p.liquid_per_tube, "m**3", "mL"), p.medium.name, units.fmt(p.process_time, "s", "min")]
+        spins = p.rotor is not None
+        row = [str(i), p.label, p.rotor.name if spins else "-", f"{p.rcf_avg:,.0f}" if spins else "-",
+               f"{p.rpm:,.0f}" if spins else "-", units.fmt(p.duration, "s", "min") if spins else "-",
+               str(p.tubes), str(p.runs) if spins else "-", units.fmt(p.liquid_per_tube, "m**3", "mL"),
+               p.medium.name, units.fmt(p.process_time, "s", "min")]
         if passed_on is not None:
             row.append(passed_on[i])
         t.add_row(*row)
+    return t
+
+
+def fractions_table(ds) -> Table:
+    """Rich table of the last fractionation: density, volume, kept, and each population's share of its input."""
+    from rich.table import Table
+
+    t = Table(title="fractions (share of each population's input)", title_justify="left")
+    for col in ("fraction", "density (g/mL)", "volume (mL)", "kept"):
+        t.add_column(col, justify="right")
+    pops = [str(p) for p in ds.population.values]
+    for p in pops:
+        t.add_column(p, justify="right")
+    share = (ds.fraction_count / ds.input_count).transpose("fraction", "population").values
+    for i, k in enumerate(ds.fraction.values):
+        t.add_row(str(int(k)), f"{float(ds.fraction_density[i]) / 1000:.4f}",
+                  f"{float(ds.fraction_volume[i]) * 1e6:.3g}", "yes" if int(ds.fraction_kept[i]) else "",
+                  *[f"{100 * v:.1f} %" if v > 0 else "" for v in share[i]])
+    pellet = (ds.pellet_count / ds.input_count).values
+    t.add_row("pellet", "", "", "", *[f"{100 * v:.1f} %" if v > 0 else "" for v in pellet])
     return t
 
 
@@ -125,7 +147,11 @@ def _load(protocol: str, sample: str):
     rotors, media = config.load_rotors(), config.load_media()
     prot = config.load_protocol(protocol, rotors, media)
     samp = config.load_sample(sample, media)
-    return prot, samp, engine.plan_protocol(prot, samp, rotors, media)
+    plans = engine.plan_protocol(prot, samp, rotors, media)
+    for p in plans:
+        for line in getattr(p, "warnings", ()):
+            _console(stderr=True).print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
+    return prot, samp, plans
 
 
 @app.command()
@@ -210,6 +236,8 @@ def run(
         for line in summary_lines(ds):
             console.print(line, highlight=False)
         console.print(steps_table(plans, target_passed_on(ds)))
+        if "fraction_density" in ds:
+            console.print(fractions_table(ds))
     if out is not None:
         path = results.write(ds, out)
         if not quiet:
@@ -241,9 +269,10 @@ def plot(
     results_file: Path = typer.Argument(..., help="results file written by exosim run -o"),
     out: Path = typer.Option(None, "-o", "--out", help="figure file (.png, .pdf, .svg); default: next to the results"),
 ):
-    """Figure of a results file: recovery per population, and what each step passes on."""
+    """Figure of a results file: recovery per population, and what each step passes on; with a gradient, a second
+    figure of the tube (medium density against depth, every population across the fractions)."""
     import xarray as xr
-    from .plot import recovery_figure
+    from .plot import gradient_figure, recovery_figure
     if not results_file.is_file():
         _fail(f"{results_file}: no such file")
     try:
@@ -257,6 +286,10 @@ def plot(
     fig = recovery_figure(ds)
     fig.savefig(out, dpi=150, bbox_inches="tight")
     _console().print(f"figure written to {out}", highlight=False)
+    if "fraction_density" in ds:
+        tube = out.with_name(f"{out.stem}_gradient{out.suffix}")
+        gradient_figure(ds).savefig(tube, dpi=150, bbox_inches="tight")
+        _console().print(f"figure written to {tube}", highlight=False)
 
 
 def main():

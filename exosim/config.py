@@ -204,6 +204,22 @@ DensityDistribution = Annotated[Distribution, _distribution("density")]
 AVOGADRO = 6.02214076e23
 
 
+class Osmotic(Strict):
+    """How a vesicle's buoyant density follows the medium's osmolality (docs/gradient_media.md): the density of its
+    dry matter (lipid, protein, RNA) and the osmotically inactive share of its lumen water. The population's
+    ``density`` is then its density in an iso-osmotic medium (what iodixanol measures)."""
+
+    dry_density: Density
+    inactive_fraction: Fraction = 0.2
+
+    @field_validator("inactive_fraction")
+    @classmethod
+    def _share(cls, value):
+        if value > 1.0:
+            raise ValueError("must be at most 100 %")
+        return value
+
+
 class Population(Strict):
     """One kind of particle in a sample."""
 
@@ -215,6 +231,7 @@ class Population(Strict):
     density: DensityDistribution
     protein: Optional[Mass] = None  # protein mass per particle
     countable: Optional[bool] = None  # seen by particle counting (NTA); default: not for molecules
+    osmotic: Optional[Osmotic] = None  # vesicles: density follows the medium's osmolality
     source: str = ""
 
     @model_validator(mode="after")
@@ -224,6 +241,8 @@ class Population(Strict):
             raise ValueError("concentration must be greater than zero")
         if is_mass and self.molecular_weight is None:
             raise ValueError("a mass concentration needs molecular_weight to count particles")
+        if self.osmotic is not None and self.osmotic.dry_density <= self.density.hi:
+            raise _FieldError("osmotic", "dry_density must exceed the population's largest density")
         return self
 
     @property
@@ -293,8 +312,8 @@ def _liquid(value):
 LiquidSpec = Annotated[Liquid, BeforeValidator(_liquid)]
 
 
-class _Spin(Strict):
-    """Fields shared by every centrifugation step."""
+class _Run(Strict):
+    """Fields shared by every step that runs a rotor: the rotor, the speed and the timing."""
 
     name: Optional[str] = None
     rotor: RotorName
@@ -304,8 +323,6 @@ class _Spin(Strict):
     duration: Duration
     accel: Interval = 0.0
     decel: Interval = 0.0
-    fill: Optional[Volume] = None
-    residual_volume: VolumeOrZero = 0.0
     wall_loss: Fraction = 0.0
 
     @field_validator("wall_loss")
@@ -329,15 +346,6 @@ class _Spin(Strict):
             raise _FieldError(field, f"{need}{rotor.name} runs at most {rotor.max_rpm:,.0f} rpm "
                                      f"({rotor_geom.rcf(rotor.max_speed, rotor.radius(self.rcf_at)):,.0f} g "
                                      f"at r_{self.rcf_at})")
-        if self.fill is not None and self.fill > rotor.tube_volume * (1 + 1e-9):
-            raise _FieldError("fill", f"{units.fmt(self.fill, 'm**3', 'mL')} overfills the "
-                                      f"{units.fmt(rotor.tube_volume, 'm**3', 'mL')} tubes of {rotor.name}")
-        if self.residual_volume >= (self.fill or rotor.tube_volume):
-            raise _FieldError("residual_volume", "must be smaller than the liquid in a tube")
-        media = (info.context or {}).get("media")
-        liquid = getattr(self, "resuspend", None)
-        if media is not None and liquid is not None and liquid.medium and liquid.medium not in media:
-            raise _FieldError("resuspend", _unknown("medium", liquid.medium, media))
         return self
 
     def omega(self, rotor: Rotor) -> float:
@@ -345,6 +353,30 @@ class _Spin(Strict):
         if self.speed is not None:
             return self.speed
         return rotor_geom.omega_for_rcf(self.rcf, rotor.radius(self.rcf_at))
+
+
+class _Spin(_Run):
+    """Fields shared by the differential-centrifugation steps."""
+
+    fill: Optional[Volume] = None
+    residual_volume: VolumeOrZero = 0.0
+    dilute: Optional[LiquidSpec] = None
+
+    @model_validator(mode="after")
+    def _tubes(self, info: ValidationInfo):
+        rotor = ((info.context or {}).get("rotors") or {}).get(self.rotor)
+        if rotor is not None:
+            if self.fill is not None and self.fill > rotor.tube_volume * (1 + 1e-9):
+                raise _FieldError("fill", f"{units.fmt(self.fill, 'm**3', 'mL')} overfills the "
+                                          f"{units.fmt(rotor.tube_volume, 'm**3', 'mL')} tubes of {rotor.name}")
+            if self.residual_volume >= (self.fill or rotor.tube_volume):
+                raise _FieldError("residual_volume", "must be smaller than the liquid in a tube")
+        media = (info.context or {}).get("media")
+        for field in ("resuspend", "dilute"):
+            liquid = getattr(self, field, None)
+            if media is not None and liquid is not None and liquid.medium and liquid.medium not in media:
+                raise _FieldError(field, _unknown("medium", liquid.medium, media))
+        return self
 
 
 class _FieldError(ValueError):
@@ -381,7 +413,71 @@ class Wash(_Spin):
     keep: Literal["pellet"] = "pellet"
 
 
-Step = Annotated[Union[Centrifuge, Wash], Field(discriminator="kind")]
+def _conc(value):
+    """A layer's concentration: a string with a unit, or [top, bottom] of two (read against the medium later)."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ValueError(f"expected a concentration with a unit ('40 %', '1.15 g/mL', '1.5 M') or [top, bottom] of "
+                     f"two, got {value!r}")
+
+
+class Layer(Strict):
+    """One layer of a gradient, listed from the tube bottom up: a uniform concentration, or a linear gradient
+    [top, bottom] ("40 %", "1.15 g/mL", "1.5 M": see docs/gradient_media.md for what "%" means per medium)."""
+
+    conc: Annotated[Union[str, tuple[str, str]], BeforeValidator(_conc)]
+    volume: Volume
+
+
+class Gradient(_Run):
+    """Layer a density gradient in swinging-bucket tubes, load the material and spin: every particle ends at a
+    position (or in the pellet), which a ``fractionate`` step reads."""
+
+    kind: Literal["gradient"]
+    medium: str
+    layers: list[Layer] = Field(min_length=1)
+    load: Literal["top", "bottom", "mixed"] = "top"
+    load_volume: Optional[Volume] = None
+
+
+class KeepFractions(Strict):
+    """Which fractions go on: by number (1 = the first collected) or by medium density window."""
+
+    fractions: Optional[list[Annotated[int, Field(ge=1)]]] = None
+    density: Optional[tuple[Density, Density]] = None
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.fractions is None) == (self.density is None):
+            raise ValueError("give exactly one of fractions and density")
+        if self.density is not None and not self.density[0] < self.density[1]:
+            raise _FieldError("density", "the window's lower density must be below its upper one")
+        if self.fractions is not None and not self.fractions:
+            raise _FieldError("fractions", "keep at least one fraction")
+        return self
+
+
+class Fractionate(Strict):
+    """Collect the gradient tube in equal-volume fractions and keep some of them (pooled over the tubes)."""
+
+    kind: Literal["fractionate"]
+    name: Optional[str] = None
+    fractions: int = Field(gt=0, le=1000)
+    collect: Literal["top", "bottom"] = "top"
+    keep: KeepFractions
+
+    @model_validator(mode="after")
+    def _kept_exist(self):
+        if self.keep.fractions and max(self.keep.fractions) > self.fractions:
+            raise _FieldError("keep", f"fraction {max(self.keep.fractions)} does not exist: there are "
+                                      f"{self.fractions}")
+        return self
+
+
+STEP_KINDS = ("centrifuge", "wash", "gradient", "fractionate")
+Step = Annotated[Union[Centrifuge, Wash, Gradient, Fractionate], Field(discriminator="kind")]
 
 
 class Protocol(Strict):
@@ -411,7 +507,7 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError(str(path), where, f"not valid YAML: {problem}") from None
 
 
-def _field_path(loc: tuple, kinds=("centrifuge", "wash")) -> str:
+def _field_path(loc: tuple, kinds=STEP_KINDS) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -438,7 +534,7 @@ def _config_error(path, exc: ValidationError) -> ConfigError:
     elif err["type"] == "missing":
         msg = "required field is missing"
     elif err["type"] == "union_tag_invalid":
-        msg = f"unknown step kind {err['input'].get('kind')!r}; known kinds: centrifuge, wash" \
+        msg = f"unknown step kind {err['input'].get('kind')!r}; known kinds: {', '.join(STEP_KINDS)}" \
             if isinstance(err.get("input"), dict) else msg
     elif err["type"] == "too_short" and loc and loc[-1] == "steps":
         msg = "the protocol has no steps"

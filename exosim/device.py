@@ -54,8 +54,8 @@ class CPU:
         return np.asarray(a)
 
     def kernels(self):
-        from .kernels import cpu
-        return cpu.spin_swinging, cpu.spin_fixed, cpu.sample
+        from .kernels import KernelSet, cpu
+        return KernelSet(cpu.spin_swinging, cpu.spin_fixed, cpu.spin_gradient, cpu.sample)
 
     def launch(self, kernel, n, *args):
         kernel(*args)

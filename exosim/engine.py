@@ -14,7 +14,7 @@ from .config import Protocol, Sample, load_media, load_rotors, source_of
 from .errors import ConfigError
 from .fates import PLACES
 from .kernels import layout
-from .methods import centrifuge
+from . import methods
 
 SEED_MAX = 2 ** 32 - 1
 
@@ -30,6 +30,8 @@ class Particles:
     fate_step: object         # int16, step that decided the fate (-1: still in the product)
     n_sim: np.ndarray         # simulation particles per population
     weight: np.ndarray        # real particles per simulation particle, per population
+    position: object = None   # radius [m] after a gradient spin (+inf: pellet; nan: mixed material, no position)
+    fraction: object = None   # int16, gradient fraction of the last fractionation (-1: pellet or none)
 
     @property
     def n(self) -> int:
@@ -53,7 +55,7 @@ def sample_particles(sample: Sample, n_particles: int, seed: int, device) -> Par
     n = int(offsets[-1])
     diameter = xp.empty(n, dtype=np.float64)
     density = xp.empty(n, dtype=np.float64)
-    _, _, sample_kernel = device.kernels()
+    sample_kernel = device.kernels().sample
     for p, pop in enumerate(sample.populations):
         i0, i1 = int(offsets[p]), int(offsets[p + 1])
         for out, dist, stream in ((diameter, pop.diameter, layout.STREAM_DIAMETER),
@@ -69,7 +71,8 @@ def sample_particles(sample: Sample, n_particles: int, seed: int, device) -> Par
     volume = sample.volume
     weight = np.array([pop.number_concentration * volume for pop in sample.populations]) / n_sim
     return Particles(diameter, density, population, xp.zeros(n, dtype=np.int8),
-                     xp.full(n, -1, dtype=np.int16), n_sim, weight)
+                     xp.full(n, -1, dtype=np.int16), n_sim, weight, xp.full(n, np.nan),
+                     xp.full(n, -1, dtype=np.int16))
 
 
 def fate_counts(particles: Particles, device) -> np.ndarray:
@@ -85,6 +88,7 @@ def fate_counts(particles: Particles, device) -> np.ndarray:
 class StepRecord:
     plan: object
     counts: np.ndarray  # simulation particles per (place, population) after the step
+    extra: dict = field(default_factory=dict)  # a method's aggregates (e.g. fraction counts), on the host
 
 
 @dataclass
@@ -102,13 +106,13 @@ class Run:
 
 def plan_protocol(protocol: Protocol, sample: Sample, rotors=None, media=None) -> list:
     """Plan every step (tubes, runs, volumes, media) before any simulation; ConfigError if it cannot work."""
-    rotors = rotors or load_rotors()
-    media = media or load_media()
+    ctx = methods.PlanContext(rotors or load_rotors(), media or load_media(), protocol.temperature,
+                              source_of(protocol), sample)
     volume = sample.volume
-    medium = media[sample.medium]
+    medium = ctx.media[sample.medium]
     plans = []
     for i, step in enumerate(protocol.steps):
-        plan = centrifuge.plan_spin(i, step, volume, medium, rotors, media, source_of(protocol))
+        plan = methods.method(step.kind).plan_step(i, step, volume, medium, plans[-1] if plans else None, ctx)
         plans.append(plan)
         volume, medium = plan.volume_out, plan.medium_out
     return plans
@@ -125,10 +129,10 @@ def run_protocol(protocol: Protocol, sample: Sample, *, n_particles: int, seed: 
         run = Run(protocol, sample, particles, seed=seed, device=device,
                   settings=dict(n_particles=particles.n, max_step=max_step, brownian=brownian))
         for plan in plans:
-            centrifuge.run_step(plan, particles, device, seed=seed, temperature=protocol.temperature,
-                                brownian=brownian, max_step=max_step, chunk=chunk,
-                                progress=(lambda k, i=plan.index: progress(i, k)) if progress else None)
-            run.steps.append(StepRecord(plan, fate_counts(particles, device)))
+            extra = methods.method(plan.kind).run_step(
+                plan, particles, device, seed=seed, temperature=protocol.temperature, brownian=brownian,
+                max_step=max_step, chunk=chunk, progress=(lambda k, i=plan.index: progress(i, k)) if progress else None)
+            run.steps.append(StepRecord(plan, fate_counts(particles, device), extra or {}))
     return run
 
 

@@ -1,8 +1,8 @@
 """Where a particle can be after a step. PRODUCT is "still in the material the protocol carries on"."""
 import numpy as np
 
-PLACES = ("product", "supernatant_discarded", "pellet_discarded", "wall_loss")
-PRODUCT, SUPERNATANT_DISCARDED, PELLET_DISCARDED, WALL_LOSS = range(len(PLACES))
+PLACES = ("product", "supernatant_discarded", "pellet_discarded", "wall_loss", "fraction_discarded")
+PRODUCT, SUPERNATANT_DISCARDED, PELLET_DISCARDED, WALL_LOSS, FRACTION_DISCARDED = range(len(PLACES))
 
 
 def move(particles, mask, place: int, step: int, xp) -> None:

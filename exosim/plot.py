@@ -33,3 +33,38 @@ def recovery_figure(ds):
     b.set_ylim(-0.02, 1.02)
     b.legend(fontsize=8, loc="best")
     return fig
+
+
+def gradient_figure(ds):
+    """The gradient tube after the spin. Left: medium density against depth below the meniscus, as layered and at
+    the end of the spin, with the fraction boundaries and the kept fractions shaded. Right: where every population
+    ended, as the share of its input in each fraction (and the pellet)."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 5), constrained_layout=True, sharey=False)
+    r = ds.radius.values
+    depth = (r - r[0]) * 1e3
+    a.plot(ds.medium_density_initial.values / 1000, depth, ls="--", color="gray", label="as layered")
+    a.plot(ds.medium_density.values / 1000, depth, color="k", label="after the spin")
+    n = ds.sizes["fraction"]
+    edges = np.linspace(depth[0], depth[-1], n + 1)
+    top_first = str(ds.fraction.attrs.get("long_name", "")).endswith("top")
+    for i in range(n):
+        lo, hi = (edges[i], edges[i + 1]) if top_first else (edges[n - 1 - i], edges[n - i])
+        if int(ds.fraction_kept.values[i]):
+            a.axhspan(lo, hi, color="tab:green", alpha=0.15)
+        a.axhline(edges[i], color="0.85", lw=0.5)
+    a.invert_yaxis()
+    a.set_xlabel("medium density [g/mL]")
+    a.set_ylabel("depth below the meniscus [mm]")
+    a.legend(loc="lower left", fontsize=8)
+    a.set_title("medium (kept fractions shaded)")
+    share = ds.fraction_count / ds.input_count
+    x = np.arange(1, n + 1)
+    for i, p in enumerate(ds.population.values):
+        b.plot(x, share.sel(population=p).values, marker="o", label=str(p),
+               lw=2.5 if int(ds.is_target.values[i]) else 1.2)
+    b.set_xticks(x, [f"{k}\n{rho / 1000:.3f}" for k, rho in zip(x, ds.fraction_density.values)], fontsize=7)
+    b.set_xlabel("fraction (collection order) and its density [g/mL]")
+    b.set_ylabel("share of the population's input")
+    b.legend(fontsize=8, loc="best")
+    b.set_title("where each population ended")
+    return fig

@@ -43,7 +43,7 @@ def plan_dataset(plans) -> xr.Dataset:
         {
             "step_label": _var("step", [p.label for p in plans], "", "step name"),
             "step_kind": _var("step", [p.kind for p in plans], "", "step kind"),
-            "step_rotor": _var("step", [p.rotor.name for p in plans], "", "rotor"),
+            "step_rotor": _var("step", [p.rotor.name if p.rotor is not None else "" for p in plans], "", "rotor"),
             "step_rcf": _var("step", [p.rcf_avg for p in plans], "1", "relative centrifugal force at r_avg"),
             "step_speed": _var("step", [p.rpm for p in plans], "rpm", "rotor speed"),
             "step_duration": _var("step", [p.duration for p in plans], "s", "time at speed"),
@@ -57,6 +57,60 @@ def plan_dataset(plans) -> xr.Dataset:
         },
         coords={"step": np.arange(len(plans))},
     )
+
+
+def fraction_dataset(run: Run, protein_ug: np.ndarray) -> xr.Dataset | None:
+    """The last fractionation of the run (dims fraction, population, size_bin; the medium along ``radius`` at the
+    end of the gradient spin before it), or None if the protocol has none."""
+    records = [(i, s) for i, s in enumerate(run.steps) if "fraction_counts" in s.extra]
+    if not records:
+        return None
+    i, rec = records[-1]
+    plan, spin = rec.plan, run.steps[i - 1].plan
+    from .methods.fractionate import SIZE_BINS
+
+    n_sim = run.particles.n_sim.astype(float)
+    weight = run.particles.weight
+    sim = rec.extra["fraction_counts"].astype(float)            # (fraction, population)
+    p = sim / n_sim
+    counts = sim * weight
+    err = np.sqrt(np.clip(p * (1 - p), 0, None) / n_sim) * n_sim * weight
+    sizes = rec.extra["fraction_size_counts"].astype(float) * weight[None, :, None]
+    n_frac = sim.shape[0]
+    centres = np.sqrt(SIZE_BINS[1:] * SIZE_BINS[:-1])
+    return xr.Dataset(
+        {
+            "fraction_density": _var("fraction", plan.fraction_density, "kg/m3",
+                                     "medium density of the fraction at the end of the spin (refractometer)"),
+            "fraction_mass_fraction": _var("fraction", plan.fraction_mass_fraction, "1",
+                                           f"{spin.medium.name} mass fraction of the fraction"),
+            "fraction_volume": _var("fraction", np.full(n_frac, plan.fraction_volume * plan.tubes), "m3",
+                                    "volume of the fraction, all tubes"),
+            "fraction_kept": _var("fraction", plan.kept.astype(np.int8), "1", "1 for the fractions passed on"),
+            "fraction_count": _var(("fraction", "population"), counts, "1", "real particles in the fraction"),
+            "fraction_count_stderr": _var(("fraction", "population"), err, "1",
+                                          "Monte Carlo standard error of fraction_count"),
+            "fraction_protein": _var("fraction", counts @ protein_ug, "ug", "protein in the fraction"),
+            "fraction_size_count": _var(("fraction", "population", "size_bin"), sizes, "1",
+                                        "real particles in the fraction by diameter bin"),
+            "size_bin_lower": _var("size_bin", SIZE_BINS[:-1], "m", "lower diameter edge of the bin"),
+            "size_bin_upper": _var("size_bin", SIZE_BINS[1:], "m", "upper diameter edge of the bin"),
+            "pellet_count": _var("population", rec.extra["pellet_counts"] * weight, "1",
+                                 "real particles in the gradient tube's pellet"),
+            "medium_density": _var("radius", spin.density_final, "kg/m3",
+                                   "medium density along the gradient tube at the end of the spin"),
+            "medium_density_initial": _var("radius", spin.density_table[0], "kg/m3",
+                                           "medium density along the gradient tube as layered"),
+        },
+        coords={"fraction": np.arange(1, n_frac + 1), "size_bin": centres, "radius": spin.grid},
+    ).assign_coords(radius=("radius", spin.grid, {"units": "m", "long_name": "distance from the rotation axis"}),
+                    size_bin=("size_bin", centres, {"units": "m", "long_name": "diameter (geometric bin centre)"}),
+                    fraction=("fraction", np.arange(1, n_frac + 1),
+                              {"units": "1", "long_name": f"fraction number, collected from the {_side(plan)}"}))
+
+
+def _side(plan) -> str:
+    return "top" if plan.edges[0] < plan.edges[-1] else "bottom"
 
 
 def to_dataset(run: Run) -> xr.Dataset:
@@ -114,6 +168,9 @@ def to_dataset(run: Run) -> xr.Dataset:
         },
         coords={"population": [p.name for p in pops], "step": np.arange(len(plans)), "place": list(PLACES)},
     ).merge(plan_dataset(plans))
+    fractions = fraction_dataset(run, protein_ug)
+    if fractions is not None:
+        ds = ds.merge(fractions)
     settings = run.settings
     ds.attrs.update(
         title=f"exosim: {protocol.name} on {sample.name}",

@@ -5,6 +5,7 @@ Compiled code is cached on disk under a key of every kernel source file (see :mo
 import numba
 
 from .cache import cached_njit
+from .gradient import gradient_run
 from .sampling import draw_truncated
 from .spin import P_RECORD, fixed_angle_run, swinging_bucket_run
 
@@ -33,6 +34,16 @@ def spin_fixed(pid0, step, seed, diameter, density, active, prm, seg, outcome, p
                 pos[i, 0] = x
                 pos[i, 1] = y
                 pos[i, 2] = z
+
+
+@cached_njit(parallel=True)
+def spin_gradient(pid0, step, seed, diameter, density, active, prm, seg, rho_tab, eta_tab, outcome, pos):
+    """Gradient run (tabulated medium) for every active particle; particle i has global id pid0 + i."""
+    for i in numba.prange(diameter.shape[0]):
+        if active[i]:
+            o, r = gradient_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg, rho_tab, eta_tab)
+            outcome[i] = o
+            pos[i] = r
 
 
 @cached_njit(parallel=True)

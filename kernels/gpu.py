@@ -8,6 +8,8 @@ from functools import cache
 
 from . import _cuda
 from ._cuda import cuda  # a module global: the CUDA simulator swaps globals named after numba.cuda
+from . import KernelSet
+from .gradient import gradient_run
 from .sampling import draw_truncated
 from .spin import P_RECORD, fixed_angle_run, swinging_bucket_run
 
@@ -17,6 +19,8 @@ THREADS_PER_BLOCK = 256
 SPIN_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:], boolean[:], float64[:], float64[:, :], uint8[:], "
                   "float64[:, :])")
 SAMPLE_SIGNATURE = "(int64, int64, int64, int64, float64, float64, float64, float64, float64[:])"
+GRADIENT_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:], boolean[:], float64[:], float64[:, :], "
+                      "float64[:, :], float64[:, :], uint8[:], float64[:])")
 
 
 def spin_swinging(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):
@@ -39,21 +43,29 @@ def spin_fixed(pid0, step, seed, diameter, density, active, prm, seg, outcome, p
             pos[i, 2] = z
 
 
+def spin_gradient(pid0, step, seed, diameter, density, active, prm, seg, rho_tab, eta_tab, outcome, pos):
+    i = cuda.grid(1)
+    if i < diameter.shape[0] and active[i]:
+        o, r = gradient_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg, rho_tab, eta_tab)
+        outcome[i] = o
+        pos[i] = r
+
+
 def sample(pid0, seed, stream, kind, p1, p2, lo, hi, out):
     i = cuda.grid(1)
     if i < out.shape[0]:
         out[i] = draw_truncated(pid0 + i, seed, stream, kind, p1, p2, lo, hi)
 
 
-KERNELS = (spin_swinging, spin_fixed, sample)
-SIGNATURES = (SPIN_SIGNATURE, SPIN_SIGNATURE, SAMPLE_SIGNATURE)
+KERNELS = (spin_swinging, spin_fixed, spin_gradient, sample)
+SIGNATURES = (SPIN_SIGNATURE, SPIN_SIGNATURE, GRADIENT_SIGNATURE, SAMPLE_SIGNATURE)
 
 
 @cache
 def kernels():
-    """The compiled CUDA kernels ``(spin_swinging, spin_fixed, sample)``."""
+    """The compiled CUDA kernels (a KernelSet)."""
     _cuda.require()
-    return tuple(cuda.jit(k) for k in KERNELS)
+    return KernelSet(*(cuda.jit(k) for k in KERNELS))
 
 
 def launch(kernel, n, *args):

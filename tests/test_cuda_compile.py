@@ -52,5 +52,5 @@ def test_kernels_compile_to_ptx():
     if "NO-NVVM" in proc.stdout:
         pytest.skip("NVVM not installed: " + proc.stdout.strip())
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ("spin_swinging", "spin_fixed", "sample", "multiply_add"):
+    for name in ("spin_swinging", "spin_fixed", "spin_gradient", "sample", "multiply_add"):
         assert f"{name} ok" in proc.stdout

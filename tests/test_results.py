@@ -46,7 +46,7 @@ def test_file_opens_with_xarray_and_h5py(demo):
         assert f["particles/fate"].shape == (4000,)
     parts = xr.open_dataset(path, group="particles")
     counts = np.bincount(parts.fate.values.astype(int) * ds.sizes["population"] + parts.population.values,
-                         minlength=4 * ds.sizes["population"]).reshape(4, -1)
+                         minlength=ds.sizes["place"] * ds.sizes["population"]).reshape(ds.sizes["place"], -1)
     np.testing.assert_allclose(counts * ds.weight.values, ds.fate_count.isel(step=-1).values)
 
 

@@ -103,8 +103,22 @@ class SpinPlan:
         return self.runs * (self.accel + self.duration + self.decel)
 
 
+def plan_step(index: int, step, volume: float, medium, previous, ctx) -> SpinPlan:
+    """The method interface (exosim.methods): plan a centrifuge or wash step."""
+    return plan_spin(index, step, volume, medium, ctx.rotors, ctx.media, ctx.source, ctx.temperature)
+
+
+def _add_liquid(medium, volume: float, added: float, diluent, temperature: float):
+    """The medium after ``added`` [m^3] of ``diluent`` joins ``volume`` [m^3] of material in ``medium``: material
+    that carries a gradient solute is diluted (solute mass conserved); otherwise the diluent's medium is taken
+    (dilute buffers differ from each other by less than 1 % in density and a few % in viscosity)."""
+    if hasattr(medium, "diluted"):
+        return medium.diluted(volume, added, diluent, temperature)
+    return diluent
+
+
 def plan_spin(index: int, step: Centrifuge | Wash, volume: float, medium: Medium, rotors: dict, media: dict,
-              source: str) -> SpinPlan:
+              source: str, temperature: float = 277.15) -> SpinPlan:
     """Plan step ``index`` for ``volume`` [m^3] of material in ``medium``; ConfigError if the volumes do not work."""
     where = f"steps[{index}]"
 
@@ -112,12 +126,17 @@ def plan_spin(index: int, step: Centrifuge | Wash, volume: float, medium: Medium
         raise ConfigError(source, f"{where}.{field}", problem)
 
     rotor = rotors[step.rotor]
+    volume_in = volume
+    if step.dilute is not None:
+        diluent = media[step.dilute.medium] if step.dilute.medium else medium
+        medium = _add_liquid(medium, volume, step.dilute.volume, diluent, temperature)
+        volume += step.dilute.volume
     fill = step.fill or rotor.tube_volume
     tubes = max(1, math.ceil(volume / fill * (1 - 1e-9)))
     volume_spun = volume
     if step.kind == "wash":  # the material spread over the tubes, each topped up with buffer to the fill
         volume_spun = tubes * fill
-        medium = media[step.medium]
+        medium = _add_liquid(medium, volume, volume_spun - volume, media[step.medium], temperature)
     per_tube = volume_spun / tubes
     if per_tube <= step.residual_volume:
         fail("residual_volume", f"{units.fmt(step.residual_volume, 'm**3', 'uL')} is not less than the "
@@ -133,7 +152,7 @@ def plan_spin(index: int, step: Centrifuge | Wash, volume: float, medium: Medium
         index=index, label=label, kind=step.kind, rotor=rotor,
         omega=step.omega(rotor), duration=step.duration, accel=step.accel, decel=step.decel, keep=step.keep,
         wall_loss=step.wall_loss if step.keep == "pellet" else 0.0, tubes=tubes, liquid_per_tube=per_tube,
-        runs=math.ceil(tubes / rotor.places), volume_in=volume, volume_out=volume_out, medium=medium,
+        runs=math.ceil(tubes / rotor.places), volume_in=volume_in, volume_out=volume_out, medium=medium,
         medium_out=medium_out, residual_volume=step.residual_volume,
         geometry=tube_geometry(rotor, per_tube, step.residual_volume))
 
@@ -164,8 +183,8 @@ def run_tube(device, geometry, prm: np.ndarray, segments: np.ndarray, diameter, 
     """
     xp = device.xp
     n = diameter.shape[0]
-    spin_swinging, spin_fixed, _ = device.kernels()
-    kernel = spin_swinging if isinstance(geometry, SwingingTube) else spin_fixed
+    ks = device.kernels()
+    kernel = ks.spin_swinging if isinstance(geometry, SwingingTube) else ks.spin_fixed
     prm_d = xp.asarray(prm)
     seg_d = xp.asarray(np.ascontiguousarray(segments, dtype=np.float64))
     outcome = xp.zeros(n, dtype=np.uint8)
@@ -180,7 +199,10 @@ def run_tube(device, geometry, prm: np.ndarray, segments: np.ndarray, diameter, 
 
 
 def medium_state(medium: Medium, temperature: float) -> tuple[float, float]:
-    """(density [kg/m^3], viscosity [Pa s]) of a medium at temperature [K]."""
+    """(density [kg/m^3], viscosity [Pa s]) of a medium at temperature [K]: a dilute medium (water's, offset and
+    scaled), or material that carries a gradient solute (its ``state``)."""
+    if hasattr(medium, "state"):
+        return medium.state(temperature)
     return (media_phys.medium_density(medium.density_offset, temperature),
             media_phys.medium_viscosity(medium.viscosity_factor, temperature))
 

@@ -1,0 +1,135 @@
+"""Fractionation of a gradient tube: equal-volume fractions from the top (pipette, piston fractionator) or from the
+bottom (needle), read from the particles' positions after the gradient spin; some fractions are kept.
+
+Geometry (swinging bucket, constant cross-section): the liquid fills r_meniscus..r_bottom, so equal volumes are
+equal lengths along the radius. Fraction 0 is the first one collected. The pellet is not a fraction: it stays in
+the tube and is discarded with it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import fates, units
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class FractionPlan:
+    """What a fractionation does that does not depend on the particles. SI units."""
+
+    index: int
+    label: str
+    kind: str
+    edges: np.ndarray          # radii [m] of the fraction boundaries, in collection order (n + 1 values)
+    kept: np.ndarray           # bool per fraction
+    fraction_volume: float     # per tube [m^3]
+    fraction_density: np.ndarray  # medium density [kg/m^3] of each fraction at the end of the spin
+    fraction_mass_fraction: np.ndarray  # solute mass fraction [1] of each fraction
+    tubes: int
+    volume_in: float           # [m^3]
+    volume_out: float          # [m^3]: kept fractions of every tube
+    medium_out: object         # the medium of the kept material (a mixture of the kept fractions)
+    medium: object = None      # the gradient medium
+    liquid_per_tube: float = 0.0  # [m^3]
+    process_time: float = 0.0  # collection time is not modelled [s]
+    rotor: object = None       # no rotor runs in this step
+    runs: int = 0
+    duration: float = 0.0
+    rcf_avg: float = 0.0
+    rpm: float = 0.0
+
+
+def fraction_edges(r_meniscus: float, r_bottom: float, n: int, from_top: bool = True) -> np.ndarray:
+    """Radii [m] of the boundaries of n equal-volume fractions of a constant-cross-section column, in collection
+    order: from the meniscus down when ``from_top``, else from the bottom up."""
+    edges = np.linspace(r_meniscus, r_bottom, n + 1)
+    return edges if from_top else edges[::-1].copy()
+
+
+def fraction_of(position, edges: np.ndarray, xp=np):
+    """Fraction index of each radius [m] (device array) for ``edges`` in collection order; -1 for a particle in the
+    pellet (position beyond the bottom, stored as +inf) or not positioned (nan)."""
+    n = edges.shape[0] - 1
+    lo, hi = min(edges[0], edges[-1]), max(edges[0], edges[-1])
+    depth = (position - lo) / (hi - lo) * n
+    idx = xp.clip(xp.floor(xp.nan_to_num(depth, nan=-1.0, posinf=-1.0)).astype(np.int64), -1, n - 1)
+    idx = xp.where(position == hi, n - 1, idx)   # a particle exactly at the bottom, not pelleted
+    if edges[0] > edges[-1]:  # collected from the bottom
+        idx = xp.where(idx >= 0, n - 1 - idx, idx)
+    return xp.where(xp.isfinite(position), idx, -1)
+
+
+def column_average(values: np.ndarray, grid: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Mean of ``values`` (on the radial ``grid`` [m]) over each fraction (edges in collection order): what a
+    refractometer reads from a mixed fraction. Trapezoid rule on a fine resampling."""
+    out = np.empty(edges.shape[0] - 1)
+    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+        lo, hi = min(a, b), max(a, b)
+        x = np.linspace(lo, hi, 65)
+        out[i] = np.trapezoid(np.interp(x, grid, values), x) / (hi - lo)
+    return out
+
+
+SIZE_BINS = np.geomspace(1e-9, 1e-5, 41)  # diameter bins [m] of the per-fraction size histograms (1 nm-10 um)
+
+
+def plan_step(index: int, step, volume: float, medium, previous, ctx) -> FractionPlan:
+    """The method interface (exosim.methods): plan a fractionation of the gradient spun just before."""
+    from .gradient import GradientPlan, Mixture
+
+    where = f"steps[{index}]"
+    if not isinstance(previous, GradientPlan):
+        raise ConfigError(ctx.source, f"{where}.kind", "fractionate needs a gradient step right before it "
+                                                        "(particles have positions only after a gradient spin)")
+    edges = fraction_edges(previous.r_meniscus, previous.r_bottom, step.fractions, step.collect == "top")
+    rho = column_average(previous.density_final, previous.grid, edges)
+    w = column_average(previous.w_final, previous.grid, edges)
+    if step.keep.fractions is not None:
+        kept = np.zeros(step.fractions, bool)
+        kept[np.asarray(step.keep.fractions) - 1] = True
+    else:
+        lo, hi = step.keep.density
+        kept = (rho >= lo) & (rho <= hi)
+        if not kept.any():
+            raise ConfigError(ctx.source, f"{where}.keep.density",
+                              f"no fraction has a density in {units.fmt(lo, 'kg/m**3', 'g/mL')}-"
+                              f"{units.fmt(hi, 'kg/m**3', 'g/mL')}: the {step.fractions} fractions run from "
+                              f"{units.fmt(rho.min(), 'kg/m**3', 'g/mL')} to {units.fmt(rho.max(), 'kg/m**3', 'g/mL')}")
+    fraction_volume = previous.liquid_per_tube / step.fractions
+    volume_out = float(kept.sum()) * fraction_volume * previous.tubes
+    base = previous.medium_out.base
+    medium_out = Mixture(base, previous.medium, float(np.mean(w[kept])))
+    label = step.name or (f"fractionate {step.fractions} from the {step.collect}, keep "
+                          + (", ".join(str(i + 1) for i in np.nonzero(kept)[0])))
+    return FractionPlan(index=index, label=label, kind=step.kind, edges=edges, kept=kept,
+                        fraction_volume=fraction_volume, fraction_density=rho, fraction_mass_fraction=w,
+                        tubes=previous.tubes, volume_in=volume, volume_out=volume_out, medium_out=medium_out,
+                        medium=previous.medium, liquid_per_tube=previous.liquid_per_tube)
+
+
+def run_step(plan: FractionPlan, particles, device, **_) -> dict:
+    """Book every particle still in the product: kept fractions stay in the product; other fractions are
+    ``fraction_discarded``, the pellet ``pellet_discarded``. Positions are consumed (the kept material is mixed)."""
+    xp = device.xp
+    active = particles.fate == fates.PRODUCT
+    idx = fraction_of(particles.position, plan.edges, xp)
+    particles.fraction = xp.where(active, idx, particles.fraction)
+    kept = xp.asarray(plan.kept)
+    in_kept = (idx >= 0) & kept[xp.clip(idx, 0, None)]
+    fates.move(particles, active & (idx < 0), fates.PELLET_DISCARDED, plan.index, xp)
+    fates.move(particles, active & (idx >= 0) & ~in_kept, fates.FRACTION_DISCARDED, plan.index, xp)
+    n_frac, n_pop = len(plan.kept), len(particles.n_sim)
+    sel = active & (idx >= 0)
+    key = idx.astype(np.int64) * n_pop + particles.population
+    counts = xp.bincount(key[sel], minlength=n_frac * n_pop)
+    bins = xp.asarray(SIZE_BINS)
+    size_bin = xp.clip(xp.searchsorted(bins, particles.diameter) - 1, 0, len(SIZE_BINS) - 2)
+    size_counts = xp.bincount((key * (len(SIZE_BINS) - 1) + size_bin)[sel],
+                              minlength=n_frac * n_pop * (len(SIZE_BINS) - 1))
+    pellet = xp.bincount(particles.population[active & (idx < 0)], minlength=n_pop)
+    particles.position = xp.full_like(particles.position, np.nan)
+    return {"fraction_counts": device.to_host(counts).reshape(n_frac, n_pop),
+            "fraction_size_counts": device.to_host(size_counts).reshape(n_frac, n_pop, len(SIZE_BINS) - 1),
+            "pellet_counts": device.to_host(pellet)}

@@ -1,0 +1,365 @@
+"""Density-gradient ultracentrifugation (rate-zonal and isopycnic) in swinging-bucket tubes: planning (layers,
+loading, tubes, the medium's own evolution by the Lamm equation) and the kernel call that leaves every particle
+at a position in the tube or in the pellet.
+
+The medium: layers are stacked from the tube bottom up, the material is loaded on top (rate-zonal), into the
+bottom layer (flotation) or mixed into the whole column; the solute's mass concentration c = w rho [kg/m^3] then
+evolves by the Lamm equation (constant cross-section, reflecting bottom; exosim.physics.lamm) with the solute's
+own concentration-dependent s and D (exosim.physics.gradient_media). Its density and viscosity, tabulated on the
+solver's cells every ``TABLE_ROWS``-th of the run, are what the particles feel (kernels/gradient.py).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import units
+from ..errors import ConfigError
+from ..kernels import layout as K
+from ..physics import rotors as geom
+
+LAMM_CELLS = 200     # cells of the medium's Lamm grid along the liquid column (0.4 mm in an SW 41 Ti tube;
+                     # 400 cells change the fraction densities of the bundled iodixanol protocol by < 0.1 kg/m^3)
+TABLE_ROWS = 97      # medium tables: rows (times) over the run, ends included
+SELF_FORMING_MIN_SPAN = 10.0  # kg/m^3: a uniform medium that forms less than this is warned about
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """Material that carries a gradient solute: a buffer (``base``, a dilute medium) with solute mass fraction
+    ``w`` of ``solute`` (a GradientMedium). Its density and viscosity are the solute's tables' (the buffer's own
+    small offset from water is neglected once solute is present)."""
+
+    base: object
+    solute: object
+    w: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.solute.name} {100 * self.w:.3g} % w/w in {self.base.name}"
+
+    def state(self, temperature: float) -> tuple[float, float]:
+        """(density [kg/m^3], viscosity [Pa s]) at temperature [K]."""
+        return (float(self.solute.density(self.w, temperature)), float(self.solute.viscosity(self.w, temperature)))
+
+    def diluted(self, volume: float, added: float, diluent, temperature: float) -> "Mixture":
+        """This material (``volume`` [m^3]) with ``added`` [m^3] of a solute-free ``diluent``: solute mass is
+        conserved (GradientMedium.mix); the buffer becomes the diluent."""
+        mixed = self.solute.mix([volume, added], [self.w, 0.0], temperature)
+        return Mixture(diluent, self.solute, float(mixed.mass_fraction))
+
+
+@dataclass(frozen=True)
+class GradientPlan:
+    """Everything about a gradient step that does not depend on the particles. SI units."""
+
+    index: int
+    label: str
+    kind: str
+    rotor: object
+    omega: float               # [rad/s]
+    duration: float            # at speed [s]
+    accel: float
+    decel: float
+    wall_loss: float
+    tubes: int
+    runs: int
+    liquid_per_tube: float     # [m^3]
+    load_per_tube: float       # [m^3]
+    volume_in: float
+    volume_out: float          # the whole tube content, pooled over the tubes [m^3]
+    medium: object             # the gradient medium (GradientMedium)
+    medium_out: object         # what a fractionation of the whole tube would give (mean solute mass fraction)
+    r_meniscus: float
+    r_bottom: float
+    start: tuple               # radii [m] between which the loaded particles start
+    grid: np.ndarray           # Lamm cell centres [m]
+    times: np.ndarray          # table rows [s from the start of the run]
+    density_table: np.ndarray  # (rows, cells) [kg/m^3]
+    viscosity_table: np.ndarray  # (rows, cells) [Pa s]
+    w_initial: np.ndarray      # solute mass fraction per cell at the start
+    w_final: np.ndarray        # at the end of the run
+    segments: np.ndarray = field(repr=False, default=None)
+    c_initial: np.ndarray = field(repr=False, default=None)  # solute mass concentration per cell [kg/m^3]
+    c_final: np.ndarray = field(repr=False, default=None)    # (the Lamm solver's conserved variable)
+    warnings: tuple = ()       # one-line warnings about the step (printed by the CLI)
+    osmotic: tuple = ()        # per population: (dry density [kg/m^3], inactive lumen share) or None
+    temperature: float = 277.15
+
+    @property
+    def rpm(self) -> float:
+        return geom.omega_to_rpm(self.omega)
+
+    @property
+    def rcf_avg(self) -> float:
+        return geom.rcf(self.omega, self.rotor.r_avg)
+
+    @property
+    def process_time(self) -> float:
+        """Time in the centrifuge [s] (every run with its ramps); making the gradient is not counted."""
+        return self.runs * (self.accel + self.duration + self.decel)
+
+    @property
+    def density_final(self) -> np.ndarray:
+        return self.density_table[-1]
+
+
+def _fail(source, where, problem):
+    raise ConfigError(source, where, problem)
+
+
+def initial_profile(grid, r_meniscus, r_bottom, layers_w, layers_v, load, load_len, sample_w):
+    """Solute mass fraction [1] at each radius of ``grid`` [m]: layers (w as a number, or (top, bottom) for a
+    linear layer) stacked from the bottom up with their lengths [m], and the loaded zone."""
+    w = np.empty_like(grid)
+    top = r_bottom
+    for wl, length in zip(layers_w, layers_v):
+        lo = top - length
+        inside = (grid >= lo) & (grid <= top)
+        if isinstance(wl, tuple):
+            w_top, w_bot = wl
+            w[inside] = w_top + (w_bot - w_top) * (grid[inside] - lo) / max(length, 1e-300)
+        else:
+            w[inside] = wl
+        top = lo
+    if load == "top":
+        w[grid < r_meniscus + load_len] = sample_w
+    return w
+
+
+def plan_step(index: int, step, volume: float, medium, previous, ctx) -> GradientPlan:
+    """The method interface (exosim.methods): plan a gradient step."""
+    return plan_gradient(index, step, volume, medium, ctx)
+
+
+def plan_gradient(index: int, step, volume: float, medium, ctx) -> GradientPlan:
+    """Plan gradient step ``index`` for ``volume`` [m^3] of material in ``medium``; ConfigError if it cannot work.
+
+    ``ctx``: PlanContext (rotors, media, gradient media, temperature, source). Solves the medium's Lamm equation
+    (a second or two for an 18-h run) so that the fractionation that follows knows every fraction's density.
+    """
+    from ..physics import lamm
+
+    src = ctx.source
+    where = f"steps[{index}]"
+    rotor = ctx.rotors[step.rotor]
+    if rotor.kind != "swinging":
+        _fail(src, f"{where}.rotor", f"{rotor.name} is a fixed-angle rotor; density gradients are modelled in "
+                                     f"swinging-bucket rotors only")
+    gm = ctx.gradient_media.get(step.medium)
+    if gm is None:
+        _fail(src, f"{where}.medium", f"unknown gradient medium {step.medium!r}; known gradient media: "
+                                      f"{', '.join(ctx.gradient_media)}")
+    temperature = ctx.temperature
+    layers_w = []
+    for i, layer in enumerate(step.layers):
+        try:
+            if isinstance(layer.conc, tuple):
+                layers_w.append(tuple(float(gm.mass_fraction_from_config(c, temperature)) for c in layer.conc))
+            else:
+                layers_w.append(float(gm.mass_fraction_from_config(layer.conc, temperature)))
+        except ValueError as exc:
+            _fail(src, f"{where}.layers[{i}].conc", str(exc))
+    v_layers = sum(layer.volume for layer in step.layers)
+    free = rotor.tube_volume - v_layers
+    if free <= 0:
+        _fail(src, f"{where}.layers", f"{units.fmt(v_layers, 'm**3', 'mL')} of layers overfill the "
+                                      f"{units.fmt(rotor.tube_volume, 'm**3', 'mL')} tubes of {rotor.name}")
+    load_cap = step.load_volume or free
+    if step.load_volume is not None and step.load_volume > free * (1 + 1e-9):
+        _fail(src, f"{where}.load_volume", f"{units.fmt(step.load_volume, 'm**3', 'mL')} does not fit over "
+                                           f"{units.fmt(v_layers, 'm**3', 'mL')} of layers in a "
+                                           f"{units.fmt(rotor.tube_volume, 'm**3', 'mL')} tube")
+    tubes = max(1, math.ceil(volume / load_cap * (1 - 1e-9)))
+    load = volume / tubes
+    liquid = v_layers + load
+    r_men = geom.swinging_radius_at_volume(rotor.r_min, rotor.r_max, rotor.tube_volume, liquid)
+    b = rotor.r_max
+    per_m = (b - r_men) / liquid  # radial length per volume [m/m^3] (constant cross-section)
+    load_len = load * per_m
+    sample_w = float(medium.w) if isinstance(medium, Mixture) and medium.solute is gm else 0.0
+    lengths = [layer.volume * per_m for layer in step.layers]
+    if step.load == "bottom":  # the material, brought to the bottom layer's density, joins it
+        lengths[0] += load_len
+        start = (b - lengths[0], b)
+    elif step.load == "mixed":  # mixed into the whole column at each layer's concentration
+        lengths = [v * (b - r_men) / v_layers for v in lengths]
+        start = (r_men, b)
+    else:
+        start = (r_men, r_men + load_len)
+    edges = lamm.uniform_edges(r_men, b, LAMM_CELLS)
+    grid = 0.5 * (edges[1:] + edges[:-1])
+    w0 = initial_profile(grid, r_men, b, layers_w, lengths, step.load, load_len, sample_w)
+    omega = step.omega(rotor)
+    segments = geom.speed_profile(omega, step.duration, step.accel, step.decel)
+    total = float(np.sum(segments[:, 0]))
+    times = np.linspace(0.0, total, TABLE_ROWS)
+    w_grid = np.linspace(0.0, gm.w_max, 2001)
+    c_grid = np.asarray(gm.concentration(w_grid, "w/v", temperature))  # kg/m^3, increasing
+
+    def w_of(c):
+        """Mass fraction at mass concentration c [kg/m^3]; where the solute piles up beyond the medium's table
+        (against the bottom in long runs) the table's last row is used for density and viscosity -- the
+        Lamm solver itself conserves c exactly."""
+        return np.interp(c, c_grid, w_grid)
+
+    s_grid = np.asarray(gm.sedimentation_coefficient(w_grid, temperature))  # tabulated once: the solver calls
+    d_grid = np.asarray(gm.diffusion_coefficient(w_grid, temperature))      # these at every stage
+
+    def s_of(c, r):
+        return np.interp(c, c_grid, s_grid)
+
+    def d_of(c, r):
+        return np.interp(c, c_grid, d_grid)
+
+    c0 = np.asarray(gm.concentration(w0, "w/v", temperature))
+    res = lamm.solve(edges, c0, segments, s_of, d_of, geometry="tube", bottom="reflecting", save_times=times,
+                     iterations=1)
+    w_t = w_of(np.asarray(res.profiles))
+    rho_t = np.asarray(gm.density(w_t, temperature))
+    eta_t = np.asarray(gm.viscosity(w_t, temperature))
+    w_mean = float(np.mean(w_t[-1]))
+    warnings = []
+    span0 = float(np.ptp(rho_t[0]))
+    span1 = float(np.ptp(rho_t[-1]))
+    if span0 < SELF_FORMING_MIN_SPAN and span1 < SELF_FORMING_MIN_SPAN:
+        warnings.append(f"{src}: {where}: the uniform {gm.name} forms a gradient of only "
+                        f"{span1 / 1000:.4f} g/mL over the tube in this run (at {geom.rcf(omega, rotor.r_avg):,.0f} g "
+                        f"for {units.fmt(step.duration, 's', 'h')}); particles will hardly separate by density")
+    label = step.name or f"{gm.name} gradient {geom.rcf(omega, rotor.r_avg):,.0f} g"
+    return GradientPlan(
+        index=index, label=label, kind=step.kind, rotor=rotor, omega=omega, duration=step.duration,
+        accel=step.accel, decel=step.decel, wall_loss=step.wall_loss, tubes=tubes,
+        runs=math.ceil(tubes / rotor.places), liquid_per_tube=liquid, load_per_tube=load, volume_in=volume,
+        volume_out=tubes * liquid, medium=gm, medium_out=Mixture(_base(medium, ctx), gm, w_mean),
+        r_meniscus=r_men, r_bottom=b, start=start, grid=grid, times=times, density_table=rho_t,
+        viscosity_table=eta_t, w_initial=w0, w_final=w_t[-1], segments=segments, c_initial=c0,
+        c_final=np.asarray(res.c),
+        osmotic=tuple((p.osmotic.dry_density, p.osmotic.inactive_fraction) if p.osmotic else None
+                      for p in (ctx.sample.populations if ctx.sample is not None else ())),
+        temperature=temperature, warnings=tuple(warnings))
+
+
+def _base(medium, ctx):
+    """The buffer of the material (a dilute medium): PBS for material that carries no buffer of its own."""
+    if isinstance(medium, Mixture):
+        return medium.base
+    return medium if hasattr(medium, "density_offset") else ctx.media["PBS"]
+
+
+BUFFER_OSMOLALITY = 0.290  # mol/kg: gradients made up in buffer (PBS-like), added to the solute's own osmolality
+
+
+def banding_density(gm, rho_iso, water_fraction, inactive_fraction, temperature, iterations=48):
+    """The density [kg/m^3] a vesicle has where it bands in a medium whose osmolality changes with concentration
+    (sucrose, CsCl): the root w* of vesicle_density(rho_iso, osmolality(w)) = rho_medium(w), by bisection over the
+    medium's range; vesicles denser (lighter) than the whole range take their density at its top (bottom).
+    The vesicle's density follows the osmolality where it ends, which is what an isopycnic band measures; on the
+    way there it is taken as this constant (docs/physics.md). Arrays broadcast; SI units."""
+    from ..physics.gradient_media import vesicle_density
+
+    rho_iso = np.asarray(rho_iso, dtype=float)
+
+    def excess(w):
+        osm = np.asarray(gm.osmolality(w, background=BUFFER_OSMOLALITY))
+        return vesicle_density(rho_iso, osm, water_fraction, inactive_fraction) - np.asarray(gm.density(w, temperature))
+
+    lo = np.zeros_like(rho_iso)
+    hi = np.full_like(rho_iso, gm.w_max)
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        denser = excess(mid) > 0
+        lo = np.where(denser, mid, lo)
+        hi = np.where(denser, hi, mid)
+    w = 0.5 * (lo + hi)
+    return vesicle_density(rho_iso, np.asarray(gm.osmolality(w, background=BUFFER_OSMOLALITY)), water_fraction,
+                           inactive_fraction)
+
+
+def effective_density(plan: GradientPlan, particles, device):
+    """Particle densities [kg/m^3] during the spin: a population with an osmotic response (config ``osmotic``) in
+    a medium whose osmolality varies takes its banding density (``banding_density``); others keep their own."""
+    from ..physics.gradient_media import lumen_water_fraction
+
+    if plan.medium.osmotic_rule == "constant" or not any(plan.osmotic):
+        return particles.density
+    xp = device.xp
+    density = device.to_host(particles.density).copy()
+    population = device.to_host(particles.population)
+    active = device.to_host(particles.fate) == 0
+    for p, params in enumerate(plan.osmotic):
+        if params is None:
+            continue
+        sel = active & (population == p)
+        if sel.any():
+            dry, inactive = params
+            water = lumen_water_fraction(density[sel], dry)
+            density[sel] = banding_density(plan.medium, density[sel], water, inactive, plan.temperature)
+    return xp.asarray(density)
+
+
+def gradient_params(r_meniscus: float, r_bottom: float, grid: np.ndarray, times: np.ndarray, start: tuple,
+                    temperature: float, *, brownian: bool = True, wall_loss: float = 0.0) -> np.ndarray:
+    """The parameter vector of kernels.gradient (SI): a swinging tube from r_meniscus to r_bottom [m]; medium
+    tables on the uniform radial ``grid`` [m] at the uniformly spaced ``times`` [s from the start of the run];
+    particles start uniformly between the radii ``start`` = (lo, hi) [m]; temperature [K]."""
+    prm = np.zeros(K.N_PARAMS)
+    prm[K.P_TEMPERATURE] = temperature
+    prm[K.P_BROWNIAN] = 1.0 if brownian else 0.0
+    prm[K.P_LOSS] = wall_loss
+    prm[K.P_R_MENISCUS] = r_meniscus
+    prm[K.P_R_MAX] = r_bottom
+    prm[K.P_TAB_R0] = grid[0]
+    prm[K.P_TAB_DR] = grid[1] - grid[0]
+    prm[K.P_TAB_DT] = times[1] - times[0] if len(times) > 1 else 1e30
+    prm[K.P_START_LO], prm[K.P_START_HI] = start
+    return prm
+
+
+def kernel_params(plan: GradientPlan, temperature: float, *, brownian: bool = True) -> np.ndarray:
+    """The parameter vector of kernels.gradient for a plan (SI)."""
+    return gradient_params(plan.r_meniscus, plan.r_bottom, plan.grid, plan.times, plan.start, temperature,
+                           brownian=brownian, wall_loss=plan.wall_loss)
+
+
+def run_tables(device, prm, segments, density_table, viscosity_table, diameter, density, active, *, seed: int,
+               step: int, pid0: int = 0, chunk: int = 1 << 20, progress=None):
+    """Integrate every active particle through one gradient run. Arrays on the device; returns (outcome uint8,
+    final radius [m]) on the device. Results do not depend on ``chunk`` (random numbers keyed by particle id)."""
+    xp = device.xp
+    n = diameter.shape[0]
+    kernel = device.kernels().spin_gradient
+    prm_d = xp.asarray(prm)
+    seg_d = xp.asarray(np.ascontiguousarray(segments, dtype=np.float64))
+    rho_d = xp.asarray(np.ascontiguousarray(density_table, dtype=np.float64))
+    eta_d = xp.asarray(np.ascontiguousarray(viscosity_table, dtype=np.float64))
+    outcome = xp.zeros(n, dtype=np.uint8)
+    pos = xp.zeros(n, dtype=np.float64)
+    for i0 in range(0, n, chunk):
+        i1 = min(n, i0 + chunk)
+        device.launch(kernel, i1 - i0, pid0 + i0, step, seed, diameter[i0:i1], density[i0:i1], active[i0:i1],
+                      prm_d, seg_d, rho_d, eta_d, outcome[i0:i1], pos[i0:i1])
+        if progress is not None:
+            progress(i1 - i0)
+    return outcome, pos
+
+
+def run_step(plan: GradientPlan, particles, device, *, seed: int, temperature: float, brownian: bool = True,
+             max_step: float | None = None, chunk: int = 1 << 20, progress=None) -> None:
+    """Spin every particle still in the product through the gradient: each gets a position (radius [m]), a
+    pelleted one +inf (the pellet; wall loss does not apply, the pellet is not resuspended). Nothing is
+    discarded until the fractionation that follows."""
+    from .. import fates
+
+    xp = device.xp
+    prm = kernel_params(plan, temperature, brownian=brownian)
+    segments = plan.segments if max_step is None else geom.speed_profile(plan.omega, plan.duration, plan.accel,
+                                                                         plan.decel, max_step)
+    active = particles.fate == fates.PRODUCT
+    density = effective_density(plan, particles, device)
+    outcome, pos = run_tables(device, prm, segments, plan.density_table, plan.viscosity_table, particles.diameter,
+                              density, active, seed=seed, step=plan.index, chunk=chunk, progress=progress)
+    pelleted = (outcome == K.PELLET) | (outcome == K.PELLET_LOST)
+    particles.position = xp.where(active, xp.where(pelleted, np.inf, pos), particles.position)

@@ -1,0 +1,140 @@
+"""One particle through one spin in a density gradient (swinging bucket): scalar functions for the CPU and CUDA loops.
+
+The medium's density and viscosity are tables on a uniform grid in radius and time (``rho_tab[k, j]``,
+``eta_tab[k, j]``: time k * P_TAB_DT from the start of the run, radius P_TAB_R0 + j * P_TAB_DR), computed on the
+host by the Lamm solver as the gradient evolves, and read here by bilinear interpolation.
+
+The radial motion is the Ito equation dr = f(r) dt + sqrt(2 D(r)) dW with
+f(r) = s(r) omega^2 r + dD/dr, s(r) = d^2 (rho_p - rho_m(r)) / (18 eta(r)), D(r) = kB T / (3 pi eta(r) d)
+(docs/reference/physics.md: the dD/dr term keeps the Boltzmann distribution right where the viscosity varies).
+Each substep linearises the drift about the particle's position, f(r) ~ b + a (r - r0), and takes the exact
+transition of that linear (Ornstein-Uhlenbeck) equation: mean r0 + b h phi1(a h), variance 2 D h phi1(2 a h),
+phi1(x) = (e^x - 1) / x. Where the medium is homogeneous f is exactly A r and the step is exact (it equals the
+differential-centrifugation transition); at a density band a < 0 and the step relaxes toward the band, stable for
+any h (an exponential integrator). Substeps are chosen per particle: a particle moves at most ``MAX_CELLS``
+table cells per substep, a substep never spans two medium time rows, never feels two walls, and keeps
+a h <= AH_MAX where a > 0.
+
+The meniscus reflects (Skorokhod push, ``reflection_push``); the tube bottom holds (pellets) a particle that is
+denser than the medium there and reflects one that is not (a cushion stops the lighter ones).
+"""
+import math
+
+from numba.extending import register_jitable
+
+from .formulas import (bridge_crossing_probability, bridge_may_cross, diffusion_coefficient, may_touch,
+                       reflection_push)
+from .layout import (P_BROWNIAN, P_R_MAX, P_R_MENISCUS, P_START_HI, P_START_LO, P_TAB_DR, P_TAB_DT, P_TAB_R0,
+                     P_TEMPERATURE, STREAM_SPIN, SUPERNATANT)
+from .philox import box_muller, random_words, uniform_open
+from .spin import AH_MAX, DRAW_START, DRAW_STEP0, WALL_SEPARATION, pellet_outcome
+
+MAX_CELLS = 2.0  # a substep moves the particle's mean by at most this many table cells
+MIN_STEP = 1e-6  # [s] floor of an adaptive substep (a particle pinned where its drift changes sign)
+
+
+@register_jitable
+def phi1(x):
+    """(e^x - 1) / x, with its limit 1 at x = 0 (accurate for every x)."""
+    if abs(x) < 1e-8:
+        return 1.0 + 0.5 * x
+    return math.expm1(x) / x
+
+
+@register_jitable
+def medium_at(r, t, prm, rho_tab, eta_tab):
+    """(density [kg/m^3], d density/dr [kg/m^4], viscosity [Pa s], d viscosity/dr [Pa s/m]) of the medium at
+    radius r [m] and run time t [s]: bilinear interpolation in the tables (clamped to their edges)."""
+    n_t = rho_tab.shape[0]
+    n_r = rho_tab.shape[1]
+    dr = prm[P_TAB_DR]
+    x = (r - prm[P_TAB_R0]) / dr
+    j = int(math.floor(x))
+    j = min(max(j, 0), n_r - 2)
+    fx = min(max(x - j, 0.0), 1.0)
+    y = t / prm[P_TAB_DT] if n_t > 1 else 0.0
+    k = int(math.floor(y))
+    k = min(max(k, 0), max(n_t - 2, 0))
+    fy = min(max(y - k, 0.0), 1.0) if n_t > 1 else 0.0
+    k1 = min(k + 1, n_t - 1)
+    r0 = (1.0 - fy) * rho_tab[k, j] + fy * rho_tab[k1, j]
+    r1 = (1.0 - fy) * rho_tab[k, j + 1] + fy * rho_tab[k1, j + 1]
+    e0 = (1.0 - fy) * eta_tab[k, j] + fy * eta_tab[k1, j]
+    e1 = (1.0 - fy) * eta_tab[k, j + 1] + fy * eta_tab[k1, j + 1]
+    return r0 + fx * (r1 - r0), (r1 - r0) / dr, e0 + fx * (e1 - e0), (e1 - e0) / dr
+
+
+@register_jitable
+def local_drift(r, t, w2, diameter, rho_particle, prm, rho_tab, eta_tab):
+    """(b, a, D, s): drift f(r) [m/s], its slope df/dr [1/s], the diffusion coefficient [m^2/s] and the
+    sedimentation coefficient [s] at radius r [m], run time t [s], omega^2 w2 [rad^2/s^2] (module docstring)."""
+    rho_m, drho, eta, deta = medium_at(r, t, prm, rho_tab, eta_tab)
+    k = diameter * diameter / 18.0
+    s = k * (rho_particle - rho_m) / eta
+    ds = -k * (drho + (rho_particle - rho_m) * deta / eta) / eta
+    d = prm[P_BROWNIAN] * diffusion_coefficient(diameter, prm[P_TEMPERATURE], eta)
+    dd = -d * deta / eta  # dD/dr, the Ito term
+    return s * w2 * r + dd, (ds * r + s) * w2, d, s
+
+
+@register_jitable
+def gradient_start(pid, step, seed, prm):
+    """Starting radius [m], uniform between prm[P_START_LO] and prm[P_START_HI] (the loaded zone)."""
+    w = random_words(pid, step, DRAW_START, seed, STREAM_SPIN)
+    lo = prm[P_START_LO]
+    return lo + (prm[P_START_HI] - lo) * uniform_open(w[0])
+
+
+@register_jitable
+def gradient_run(pid, step, seed, diameter, rho_particle, prm, seg, rho_tab, eta_tab):
+    """Radial motion of one particle through one spin in an evolving medium (module docstring).
+
+    Args: global particle id, protocol step, seed; diameter [m], density [kg/m^3]; prm (kernels.layout);
+    seg (n, 2) segments (duration [s], mean omega^2 [rad^2/s^2]); medium tables [kg/m^3], [Pa s].
+    Returns (outcome, r [m]): PELLET or PELLET_LOST at the bottom radius, else SUPERNATANT ("in the liquid") and
+    the final radius, which the fractionation that follows reads.
+    """
+    r_men = prm[P_R_MENISCUS]
+    b_wall = prm[P_R_MAX]
+    width = b_wall - r_men
+    cell = MAX_CELLS * prm[P_TAB_DR]
+    dt_tab = prm[P_TAB_DT]
+    r = gradient_start(pid, step, seed, prm)
+    t = 0.0
+    k = 0
+    for j in range(seg.shape[0]):
+        left = seg[j, 0]
+        w2 = seg[j, 1]
+        while left > 0.0:
+            b, a, d, s = local_drift(r, t, w2, diameter, rho_particle, prm, rho_tab, eta_tab)
+            h = left
+            row_end = (math.floor(t / dt_tab) + 1.0) * dt_tab - t
+            if row_end > MIN_STEP:
+                h = min(h, row_end)
+            if abs(b) * h > cell:
+                h = cell / abs(b)
+            if d > 0.0:
+                h = min(h, (width / WALL_SEPARATION) ** 2 / (2.0 * d))
+            if a > 0.0 and a * h > AH_MAX:
+                h = AH_MAX / a
+            h = min(max(h, MIN_STEP), left)
+            w = random_words(pid, step, DRAW_STEP0 + k, seed, STREAM_SPIN)
+            z, _ = box_muller(w[0], w[1])
+            mean = r + b * h * phi1(a * h)
+            var = 2.0 * d * h * phi1(2.0 * a * h)
+            y = mean + math.sqrt(var) * z
+            if y >= b_wall or bridge_may_cross(b_wall - r, b_wall - y, var):
+                # the bottom holds what is denser than the medium there; it returns the rest (a cushion)
+                rho_b, _, _, _ = medium_at(b_wall, t, prm, rho_tab, eta_tab)
+                if rho_particle > rho_b:
+                    if y >= b_wall or uniform_open(w[2]) < bridge_crossing_probability(b_wall - r, b_wall - y, var):
+                        return pellet_outcome(pid, step, seed, prm), b_wall
+                else:
+                    y -= reflection_push(b_wall - r, b_wall - y, var, uniform_open(w[2]))
+            if may_touch(r - r_men, y - r_men, var):
+                y += reflection_push(r - r_men, y - r_men, var, uniform_open(w[3]))
+            r = min(max(y, r_men), b_wall)
+            t += h
+            left -= h
+            k += 1
+    return SUPERNATANT, r

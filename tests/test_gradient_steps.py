@@ -1,0 +1,228 @@
+"""Gradient and fractionation steps: planning, bad input, bookkeeping, the medium's evolution, the osmotic rule,
+CPU against CUDA. Physics of the particle kernel: tests/test_gradient_physics.py."""
+import math
+
+import numpy as np
+import pytest
+
+from exosim import CPU, ConfigError, load_protocol, load_sample, simulate
+from exosim.engine import plan_protocol
+from exosim.fates import PLACES
+
+SAMPLE = """
+name: small sample
+volume: 1 mL
+medium: PBS
+populations:
+  - name: exosome
+    target: true
+    concentration: 1e10 /mL
+    diameter: {lognormal: {median: 100 nm, gsd: 1.3}, min: 50 nm, max: 200 nm}
+    density: {uniform: {min: 1.08 g/mL, max: 1.12 g/mL}}
+    osmotic: {dry_density: 1.20 g/mL, inactive_fraction: 20 %}
+  - name: aggregate
+    concentration: 1e9 /mL
+    diameter: 200 nm
+    density: 1.30 g/mL
+  - name: VLDL
+    concentration: 1e9 /mL
+    diameter: 60 nm
+    density: 0.98 g/mL
+"""
+
+GRADIENT = """
+name: gradient test
+temperature: 4 degC
+steps:
+  - kind: gradient
+    rotor: SW 41 Ti
+    medium: {medium}
+    layers: {layers}
+    load: {load}
+    rcf: 100000 g
+    duration: {duration}
+    accel: 3 min
+    decel: 5 min
+  - kind: fractionate
+    fractions: 12
+    collect: {collect}
+    keep: {keep}
+{extra}
+"""
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def protocol(tmp_path, medium="iodixanol", layers="[{conc: 40 %, volume: 3 mL}, {conc: 20 %, volume: 3 mL}, "
+             "{conc: 10 %, volume: 3 mL}, {conc: 5 %, volume: 2.5 mL}]", load="top", duration="18 h",
+             collect="top", keep="{fractions: [7, 8, 9]}", extra=""):
+    text = GRADIENT.format(medium=medium, layers=layers, load=load, duration=duration, collect=collect, keep=keep,
+                           extra=extra)
+    return load_protocol(write(tmp_path, "p.yaml", text))
+
+
+@pytest.fixture
+def sample(tmp_path):
+    return load_sample(write(tmp_path, "s.yaml", SAMPLE))
+
+
+def test_plan_volumes_and_fractions(tmp_path, sample):
+    """The plan stacks 11.5 mL of layers under the 1 mL of material (12.5 mL per tube, one tube), cuts 12
+    fractions of 12.5/12 mL, and the kept fractions' volume and medium follow."""
+    plans = plan_protocol(protocol(tmp_path), sample)
+    grad, frac = plans
+    assert grad.tubes == 1 and grad.liquid_per_tube == pytest.approx(12.5e-6)
+    assert frac.fraction_volume == pytest.approx(12.5e-6 / 12)
+    assert frac.volume_out == pytest.approx(3 * 12.5e-6 / 12)
+    assert list(np.nonzero(frac.kept)[0] + 1) == [7, 8, 9]
+    # fraction densities increase from the top and span the layers (5 % to 40 % iodixanol: 1.025 to 1.212 g/mL,
+    # OptiPrep's linear density rule 0.998 + 0.0053 C, docs/reference/media.md): the top fraction holds the PBS
+    # zone and part of the 5 % layer; the bottom one lies inside the 40 % layer, made denser, not lighter, by the
+    # solute's own sedimentation against the bottom
+    rho = frac.fraction_density
+    assert np.all(np.diff(rho) > 0)
+    assert 1000 < rho[0] < 1026 and rho[-1] > 1205
+
+
+def test_medium_solute_is_conserved_and_layers_smooth(tmp_path, sample):
+    """The Lamm solver conserves the solute (mean mass concentration over the column, constant cross-section) and
+    the steps between layers soften: the jumps at the layer interfaces, away from the bottom where the solute piles
+    up, fall by more than half in 18 h (iodixanol diffuses about sqrt(2 D t) = 3-5 mm in that time)."""
+    grad = plan_protocol(protocol(tmp_path), sample)[0]
+    c0, c1 = grad.c_initial, grad.c_final
+    assert np.mean(c1) == pytest.approx(np.mean(c0), rel=1e-9)
+    inner = slice(0, len(c0) - 40)  # the column above the bottom 40 cells (7 mm)
+    assert np.max(np.abs(np.diff(c1[inner]))) < 0.5 * np.max(np.abs(np.diff(c0[inner])))
+
+
+def test_density_window_keeps_the_fractions_inside_it(tmp_path, sample):
+    """keep by density: exactly the fractions whose medium density lies inside the window."""
+    frac = plan_protocol(protocol(tmp_path, keep="{density: [1.08 g/mL, 1.13 g/mL]}"), sample)[1]
+    rho = frac.fraction_density
+    assert np.array_equal(frac.kept, (rho >= 1080) & (rho <= 1130))
+    assert frac.kept.any()
+
+
+@pytest.mark.parametrize("edit,field,words", [
+    (dict(layers="[{conc: 90 %, volume: 3 mL}]"), "steps[0].layers[0].conc", "outside"),
+    (dict(layers="[{conc: 40 %, volume: 14 mL}]"), "steps[0].layers", "overfill"),
+    (dict(medium="percoll"), "steps[0].medium", "unknown gradient medium"),
+    (dict(keep="{density: [1.40 g/mL, 1.50 g/mL]}"), "steps[0].keep.density", "no fraction"),
+    (dict(keep="{fractions: [13]}"), "steps[1].keep", "does not exist"),
+    (dict(layers="[{conc: 40, volume: 3 mL}]"), "steps[0].layers[0].conc", "unit"),
+])
+def test_bad_gradient_input_names_the_field(tmp_path, sample, edit, field, words):
+    """Bad gradient input stops at planning with a ConfigError naming the field."""
+    with pytest.raises(ConfigError) as info:
+        plan_protocol(protocol(tmp_path, **edit), sample)
+    err = info.value
+    expected_field = field.replace("steps[0].keep", "steps[1].keep")
+    assert err.field == expected_field and words in err.problem, (err.field, err.problem)
+
+
+def test_fractionate_needs_a_gradient_before_it(tmp_path, sample):
+    text = """
+name: bad
+steps:
+  - {kind: centrifuge, rotor: SW 41 Ti, rcf: 10000 g, duration: 10 min, keep: supernatant}
+  - {kind: fractionate, fractions: 10, keep: {fractions: [1]}}
+"""
+    with pytest.raises(ConfigError) as info:
+        plan_protocol(load_protocol(write(tmp_path, "p.yaml", text)), sample)
+    assert info.value.field == "steps[1].kind" and "gradient" in info.value.problem
+
+
+def test_fixed_angle_gradient_is_refused(tmp_path, sample):
+    text = GRADIENT.format(medium="iodixanol", layers="[{conc: 20 %, volume: 10 mL}]", load="top",
+                           duration="1 h", collect="top", keep="{fractions: [1]}", extra="").replace(
+        "SW 41 Ti", "Type 70 Ti")
+    with pytest.raises(ConfigError) as info:
+        plan_protocol(load_protocol(write(tmp_path, "p.yaml", text)), sample)
+    assert info.value.field == "steps[0].rotor" and "swinging" in info.value.problem
+
+
+def test_every_particle_is_booked_and_fractions_add_up(tmp_path, sample):
+    """After the fractionation: kept fractions are the product, the other fractions fraction_discarded, the pellet
+    pellet_discarded; per population the fraction counts plus the pellet equal the input; the aggregate
+    (1.30 g/mL, denser than 40 % iodixanol) is in the pellet; VLDL (0.98 g/mL) floats to the top fraction."""
+    ds = simulate(protocol(tmp_path), sample, n_particles=3000, seed=3, device=CPU())
+    fc = ds.fate_count.isel(step=-1)
+    assert np.allclose(fc.sum("place"), ds.input_count)
+    frac = ds.fraction_count.sum("fraction") + ds.pellet_count
+    assert np.allclose(frac, ds.input_count)
+    kept = ds.fraction_count.where(ds.fraction_kept == 1, 0).sum("fraction")
+    assert np.allclose(kept, fc.sel(place="product"))
+    assert np.allclose(ds.pellet_count, fc.sel(place="pellet_discarded"))
+    assert float(ds.pellet_count.sel(population="aggregate")) == pytest.approx(
+        float(ds.input_count.sel(population="aggregate")))
+    vldl = ds.fraction_count.sel(population="VLDL")
+    assert float(vldl.sel(fraction=1)) == pytest.approx(float(vldl.sum()))
+    assert set(PLACES) == set(ds.place.values)
+
+
+def test_exosomes_band_at_their_density_in_iodixanol_and_denser_in_sucrose(tmp_path, sample):
+    """The same exosomes (iso-osmotic 1.08-1.12 g/mL) band where iodixanol has their own density, and in
+    sucrose, which draws water out of them, where the medium is denser: reported 1.08-1.12 vs 1.13-1.19 g/mL
+    (docs/reference/vesicles.md). The band's mean medium density (count-weighted over fractions) is compared to
+    those ranges; a gradient that ignored osmolality would put both at 1.10."""
+    def band(medium, layers):
+        ds = simulate(protocol(tmp_path, medium=medium, layers=layers, duration="40 h"), sample, n_particles=3000,
+                      seed=4, device=CPU())
+        counts = ds.fraction_count.sel(population="exosome")
+        return float((counts * ds.fraction_density).sum() / counts.sum())
+
+    rho_iodixanol = band("iodixanol", "[{conc: [20 %, 40 %], volume: 11.5 mL}]")
+    rho_sucrose = band("sucrose", "[{conc: [25 %, 50 %], volume: 11.5 mL}]")
+    assert 1075 < rho_iodixanol < 1125
+    assert 1130 < rho_sucrose < 1190
+    assert rho_sucrose - rho_iodixanol > 25
+
+
+def test_cpu_and_cuda_give_the_same_positions(tmp_path, sample):
+    """The gradient kernel on the CUDA backend (simulator without a GPU) gives the same fates and fractions as the
+    CPU for the same seed."""
+    from conftest import cuda_device
+    dev = cuda_device()
+    prot = protocol(tmp_path, duration="2 h")
+    ref = simulate(prot, sample, n_particles=24, seed=5, device=CPU(), keep_particles=True)
+    got = simulate(prot, sample, n_particles=24, seed=5, device=dev, keep_particles=True)
+    np.testing.assert_array_equal(got.particle_fate.values, ref.particle_fate.values)
+    np.testing.assert_array_equal(got.fraction_count.values, ref.fraction_count.values)
+
+
+def test_dilute_conserves_the_solute(tmp_path, sample):
+    """A kept fraction diluted with PBS before a pelleting spin: the solute mass fraction of the spun material
+    falls as solute mass over total mass (GradientMedium.mix), so its density is between the fraction's and
+    PBS's."""
+    extra = ("  - {kind: centrifuge, rotor: SW 41 Ti, rcf: 100000 g, duration: 1 h, keep: pellet, dilute: 10 mL PBS,"
+             " resuspend: 100 uL PBS}")
+    plans = plan_protocol(protocol(tmp_path, extra=extra), sample)
+    frac, spin = plans[1], plans[2]
+    w_frac = frac.medium_out.w
+    w_spin = spin.medium.w
+    from exosim.physics.gradient_media import load_gradient_media
+    gm = load_gradient_media()["iodixanol"]
+    m_frac = frac.volume_out * float(gm.density(w_frac, 277.15))
+    m_pbs = 10e-6 * float(gm.density(0.0, 277.15))
+    assert w_spin == pytest.approx(w_frac * m_frac / (m_frac + m_pbs), rel=1e-9)
+    assert spin.volume_in == pytest.approx(frac.volume_out)
+    assert math.isclose(spin.liquid_per_tube * spin.tubes, frac.volume_out + 10e-6, rel_tol=1e-12)
+
+
+def test_a_self_forming_medium_at_low_force_is_warned_about(tmp_path, sample):
+    """A uniform iodixanol solution at 5,000 g for an hour forms no gradient to speak of (the solute's s of a
+    fraction of a svedberg moves it micrometres): the plan carries a warning with the density span it reached;
+    at 100,000 g for 18 h the span exceeds the threshold (the solute piles against the bottom) and no warning
+    is given."""
+    text = GRADIENT.format(medium="iodixanol", layers="[{conc: 20 %, volume: 10 mL}]", load="mixed",
+                           duration="1 h", collect="top", keep="{fractions: [5]}", extra="").replace(
+        "100000 g", "5000 g")
+    weak = load_protocol(write(tmp_path, "weak.yaml", text))
+    plan = plan_protocol(weak, sample)[0]
+    assert len(plan.warnings) == 1 and "g/mL" in plan.warnings[0] and "5,000 g" in plan.warnings[0]
+    strong = plan_protocol(protocol(tmp_path, layers="[{conc: 20 %, volume: 10 mL}]", load="mixed"), sample)[0]
+    assert strong.warnings == ()

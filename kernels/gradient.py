@@ -29,7 +29,11 @@ from .layout import (P_BROWNIAN, P_R_MAX, P_R_MENISCUS, P_START_HI, P_START_LO, 
 from .philox import box_muller, random_words, uniform_open
 from .spin import AH_MAX, DRAW_START, DRAW_STEP0, WALL_SEPARATION, pellet_outcome
 
-MAX_CELLS = 2.0  # a substep moves the particle's mean by at most this many table cells
+MAX_CELLS = 0.5  # a substep moves the particle's mean by at most this many table cells,
+COLUMN_SHARE = 1.0 / 256.0  # and by at most this share of the liquid column (coarse tables)
+AH_BAND = 1.0    # where the drift pulls toward a band (a < 0): |a| h <= AH_BAND, so that a particle samples the
+                 # drift's curvature around the band (its skew, a viscosity gradient) instead of jumping to the
+                 # linearised equilibrium
 MIN_STEP = 1e-6  # [s] floor of an adaptive substep (a particle pinned where its drift changes sign)
 
 
@@ -97,7 +101,7 @@ def gradient_run(pid, step, seed, diameter, rho_particle, prm, seg, rho_tab, eta
     r_men = prm[P_R_MENISCUS]
     b_wall = prm[P_R_MAX]
     width = b_wall - r_men
-    cell = MAX_CELLS * prm[P_TAB_DR]
+    cell = min(MAX_CELLS * prm[P_TAB_DR], COLUMN_SHARE * width)
     dt_tab = prm[P_TAB_DT]
     r = gradient_start(pid, step, seed, prm)
     t = 0.0
@@ -117,6 +121,8 @@ def gradient_run(pid, step, seed, diameter, rho_particle, prm, seg, rho_tab, eta
                 h = min(h, (width / WALL_SEPARATION) ** 2 / (2.0 * d))
             if a > 0.0 and a * h > AH_MAX:
                 h = AH_MAX / a
+            elif a < 0.0 and -a * h > AH_BAND:
+                h = AH_BAND / -a
             h = min(max(h, MIN_STEP), left)
             w = random_words(pid, step, DRAW_STEP0 + k, seed, STREAM_SPIN)
             z, _ = box_muller(w[0], w[1])

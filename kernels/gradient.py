@@ -11,9 +11,10 @@ Each substep linearises the drift about the particle's position, f(r) ~ b + a (r
 transition of that linear (Ornstein-Uhlenbeck) equation: mean r0 + b h phi1(a h), variance 2 D h phi1(2 a h),
 phi1(x) = (e^x - 1) / x. Where the medium is homogeneous f is exactly A r and the step is exact (it equals the
 differential-centrifugation transition); at a density band a < 0 and the step relaxes toward the band, stable for
-any h (an exponential integrator). Substeps are chosen per particle: a particle moves at most ``MAX_CELLS``
-table cells per substep, a substep never spans two medium time rows, never feels two walls, and keeps
-a h <= AH_MAX where a > 0.
+any h (an exponential integrator). Substeps are chosen per particle: a particle's mean moves at most
+``MAX_CELLS`` table cells and ``COLUMN_SHARE`` of the column per substep, a substep never spans two medium time
+rows, never feels two walls, keeps a h <= AH_MAX where a > 0 and |a| h <= AH_BAND where a < 0 (docs/physics.md:
+each rule removed a measured bias at default steps).
 
 The meniscus reflects (Skorokhod push, ``reflection_push``); the tube bottom holds (pellets) a particle that is
 denser than the medium there and reflects one that is not (a cushion stops the lighter ones).

@@ -99,8 +99,10 @@ def analytic_pelleted():
     return (R_MAX - max(R_MIN, R_MAX * math.exp(-s * OMEGA ** 2 * T_TOTAL))) / (R_MAX - R_MIN)
 
 
-def time_to_answer(device, n):
-    protocol, sample = load_protocol("duc_standard"), load_sample("msc_conditioned_medium")
+def time_to_answer(device, n, protocol_name="duc_standard"):
+    """Seconds for ``simulate`` of a bundled protocol on the bundled MSC sample (after a small run that compiles),
+    and the exosome recovery."""
+    protocol, sample = load_protocol(protocol_name), load_sample("msc_conditioned_medium")
     simulate(protocol, sample, n_particles=1000, seed=1, device=device)  # compile
     sync(device)
     t0 = time.perf_counter()
@@ -152,6 +154,16 @@ def main(argv=None):
         res["duc_time_to_answer_cuda"] = dict(seconds=sec, n=args.duc_n, exosome_recovery=rec)
     sec, rec = time_to_answer(CPU(), args.duc_n)
     res["duc_time_to_answer_cpu"] = dict(seconds=sec, n=args.duc_n, exosome_recovery=rec)
+    # the bundled 18-h iodixanol gradient after DUC: the medium's Lamm solution (planning) and every particle
+    from exosim.engine import plan_protocol
+    t0 = time.perf_counter()
+    plan_protocol(load_protocol("dguc_iodixanol"), load_sample("msc_conditioned_medium"))
+    res["dguc_plan_seconds"] = time.perf_counter() - t0
+    sec, rec = time_to_answer(CPU(), args.duc_n, "dguc_iodixanol")
+    res["dguc_time_to_answer_cpu"] = dict(seconds=sec, n=args.duc_n, exosome_recovery=rec)
+    if "gpu_device" in res:
+        sec, rec = time_to_answer(GPU(0), args.duc_n, "dguc_iodixanol")
+        res["dguc_time_to_answer_cuda"] = dict(seconds=sec, n=args.duc_n, exosome_recovery=rec)
     if not args.no_startup:
         res["startup"] = startup.measure()
     if args.reference:
@@ -163,7 +175,9 @@ def main(argv=None):
     for name, rate, sec, pel in rows:
         print(f"{name:48s} {rate:16.3e} {sec:9.3f} {pel:9.4f}")
     print(f"CPU kernel per core / numpy baseline per core: {res['cpu_per_core_vs_numpy']:.2f}x")
-    for key in ("duc_time_to_answer_cpu", "duc_time_to_answer_cuda"):
+    print(f"dguc_iodixanol planning (Lamm solution of the medium): {res['dguc_plan_seconds']:.2f} s")
+    for key in ("duc_time_to_answer_cpu", "duc_time_to_answer_cuda", "dguc_time_to_answer_cpu",
+                "dguc_time_to_answer_cuda"):
         if key in res:
             r = res[key]
             print(f"{key}: {r['seconds']:.2f} s for {r['n']:,} particles "

@@ -71,7 +71,7 @@ def summary_lines(ds) -> list[str]:
         f"particles per ug protein: {ppug:.3g} ± {ppug_err:.2g}   (Webber & Clayton 2013: >3e10 high purity, "
         f"<1.5e9 impure)",
         f"protein in product: {float(ds.protein_ug):.3g} ug   product volume: "
-        f"{units.fmt(float(ds.product_volume), 'm**3', 'uL')}   time in centrifuge: "
+        f"{units.fmt_volume(float(ds.product_volume))}   time in centrifuge: "
         f"{units.fmt(float(ds.process_time), 's', 'h')}",
     ]
 
@@ -92,9 +92,9 @@ def steps_table(plans, passed_on: list[str] | None = None) -> Table:
     for i, p in enumerate(plans):
         spins = p.rotor is not None
         row = [str(i), p.label, p.rotor.name if spins else "-", f"{p.rcf_avg:,.0f}" if spins else "-",
-               f"{p.rpm:,.0f}" if spins else "-", units.fmt(p.duration, "s", "min") if spins else "-",
+               f"{p.rpm:,.0f}" if spins else "-", units.fmt_time(p.duration) if spins else "-",
                str(p.tubes), str(p.runs) if spins else "-", units.fmt(p.liquid_per_tube, "m**3", "mL"),
-               p.medium.name, units.fmt(p.process_time, "s", "min")]
+               p.medium.name, units.fmt_time(p.process_time)]
         if passed_on is not None:
             row.append(passed_on[i])
         t.add_row(*row)
@@ -170,7 +170,7 @@ def plan(
     total = sum(p.process_time for p in plans)
     console.print(f"{prot.name} on {samp.name} ({units.fmt(samp.volume, 'm**3', 'mL')}): "
                   f"{units.fmt(total, 's', 'h')} in the centrifuge, product "
-                  f"{units.fmt(plans[-1].volume_out, 'm**3', 'uL')} of {plans[-1].medium_out.name}",
+                  f"{units.fmt_volume(plans[-1].volume_out)} of {plans[-1].medium_out.name}",
                   highlight=False)
 
 

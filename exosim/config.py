@@ -204,6 +204,9 @@ DensityDistribution = Annotated[Distribution, _distribution("density")]
 AVOGADRO = 6.02214076e23
 
 
+LUMEN_DENSITY = 1005.0  # kg/m^3: a vesicle's aqueous lumen (iso-osmotic saline; gradient_media.lumen_water_fraction)
+
+
 class Osmotic(Strict):
     """How a vesicle's buoyant density follows the medium's osmolality (docs/gradient_media.md): the density of its
     dry matter (lipid, protein, RNA) and the osmotically inactive share of its lumen water. The population's
@@ -243,6 +246,9 @@ class Population(Strict):
             raise ValueError("a mass concentration needs molecular_weight to count particles")
         if self.osmotic is not None and self.osmotic.dry_density <= self.density.hi:
             raise _FieldError("osmotic", "dry_density must exceed the population's largest density")
+        if self.osmotic is not None and self.density.lo <= LUMEN_DENSITY:
+            raise _FieldError("density", f"with osmotic, the iso-osmotic density must exceed the lumen's "
+                                         f"{LUMEN_DENSITY / 1000:g} g/mL everywhere (set min:)")
         return self
 
     @property
@@ -323,14 +329,6 @@ class _Run(Strict):
     duration: Duration
     accel: Interval = 0.0
     decel: Interval = 0.0
-    wall_loss: Fraction = 0.0
-
-    @field_validator("wall_loss")
-    @classmethod
-    def _loss(cls, value):
-        if value >= 1.0:
-            raise ValueError("must be below 100 %")
-        return value
 
     @model_validator(mode="after")
     def _speed(self, info: ValidationInfo):
@@ -360,7 +358,15 @@ class _Spin(_Run):
 
     fill: Optional[Volume] = None
     residual_volume: VolumeOrZero = 0.0
+    wall_loss: Fraction = 0.0
     dilute: Optional[LiquidSpec] = None
+
+    @field_validator("wall_loss")
+    @classmethod
+    def _loss(cls, value):
+        if value >= 1.0:
+            raise ValueError("must be below 100 %")
+        return value
 
     @model_validator(mode="after")
     def _tubes(self, info: ValidationInfo):

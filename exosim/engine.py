@@ -112,7 +112,12 @@ def plan_protocol(protocol: Protocol, sample: Sample, rotors=None, media=None) -
     medium = ctx.media[sample.medium]
     plans = []
     for i, step in enumerate(protocol.steps):
-        plan = methods.method(step.kind).plan_step(i, step, volume, medium, plans[-1] if plans else None, ctx)
+        module = methods.method(step.kind)
+        nxt = getattr(module, "NEXT_STEP", None)
+        if nxt and (i + 1 == len(protocol.steps) or protocol.steps[i + 1].kind != nxt):
+            raise ConfigError(ctx.source, f"steps[{i}].kind", f"a {step.kind} step needs a {nxt} step right after "
+                                                             f"it (it leaves the particles at positions in the tube)")
+        plan = module.plan_step(i, step, volume, medium, plans[-1] if plans else None, ctx)
         plans.append(plan)
         volume, medium = plan.volume_out, plan.medium_out
     return plans

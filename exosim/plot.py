@@ -41,11 +41,12 @@ def gradient_figure(ds):
     ended, as the share of its input in each fraction (and the pellet)."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 5), constrained_layout=True, sharey=False)
     r = ds.radius.values
-    depth = (r - r[0]) * 1e3
+    dr = r[1] - r[0]
+    depth = (r - (r[0] - dr / 2)) * 1e3  # cell centres below the meniscus [mm]
     a.plot(ds.medium_density_initial.values / 1000, depth, ls="--", color="gray", label="as layered")
     a.plot(ds.medium_density.values / 1000, depth, color="k", label="after the spin")
     n = ds.sizes["fraction"]
-    edges = np.linspace(depth[0], depth[-1], n + 1)
+    edges = np.linspace(0.0, len(r) * dr * 1e3, n + 1)
     top_first = str(ds.fraction.attrs.get("long_name", "")).endswith("top")
     for i in range(n):
         lo, hi = (edges[i], edges[i + 1]) if top_first else (edges[n - 1 - i], edges[n - i])

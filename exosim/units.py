@@ -161,3 +161,13 @@ def fmt(value: float, unit: str, to: str, digits: int = 3) -> str:
     """SI value shown in a chosen unit, e.g. fmt(4200, 's', 'min') -> '70 min'."""
     q = ureg.Quantity(value, unit).to(to)
     return f"{q.magnitude:.{digits}g} {to}"
+
+
+def fmt_time(seconds: float) -> str:
+    """A duration [s] in minutes up to two hours, in hours beyond: '70 min', '18 h'."""
+    return fmt(seconds, "s", "min") if seconds <= 7200 else fmt(seconds, "s", "h")
+
+
+def fmt_volume(m3: float) -> str:
+    """A volume [m^3] in uL below 1 mL, in mL above: '150 uL', '12.5 mL'."""
+    return fmt(m3, "m**3", "uL") if m3 < 1e-6 else fmt(m3, "m**3", "mL")

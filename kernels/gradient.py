@@ -36,6 +36,8 @@ AH_BAND = 1.0    # where the drift pulls toward a band (a < 0): |a| h <= AH_BAND
                  # drift's curvature around the band (its skew, a viscosity gradient) instead of jumping to the
                  # linearised equilibrium
 MIN_STEP = 1e-6  # [s] floor of an adaptive substep (a particle pinned where its drift changes sign)
+MAX_SUBSTEPS = 1 << 30  # a particle that reaches this many substeps takes the rest of each segment in one (the
+                        # counter DRAW_STEP0 + k must stay below 2^32); unreachable by the bundled protocols
 
 
 @register_jitable
@@ -57,6 +59,7 @@ def medium_at(r, t, prm, rho_tab, eta_tab):
     j = int(math.floor(x))
     j = min(max(j, 0), n_r - 2)
     fx = min(max(x - j, 0.0), 1.0)
+    inside = 0.0 <= x <= n_r - 1.0  # beyond the first or last cell centre the medium is held constant
     y = t / prm[P_TAB_DT] if n_t > 1 else 0.0
     k = int(math.floor(y))
     k = min(max(k, 0), max(n_t - 2, 0))
@@ -66,7 +69,8 @@ def medium_at(r, t, prm, rho_tab, eta_tab):
     r1 = (1.0 - fy) * rho_tab[k, j + 1] + fy * rho_tab[k1, j + 1]
     e0 = (1.0 - fy) * eta_tab[k, j] + fy * eta_tab[k1, j]
     e1 = (1.0 - fy) * eta_tab[k, j + 1] + fy * eta_tab[k1, j + 1]
-    return r0 + fx * (r1 - r0), (r1 - r0) / dr, e0 + fx * (e1 - e0), (e1 - e0) / dr
+    slope = 1.0 / dr if inside else 0.0
+    return r0 + fx * (r1 - r0), (r1 - r0) * slope, e0 + fx * (e1 - e0), (e1 - e0) * slope
 
 
 @register_jitable
@@ -114,8 +118,9 @@ def gradient_run(pid, step, seed, diameter, rho_particle, prm, seg, rho_tab, eta
             b, a, d, s = local_drift(r, t, w2, diameter, rho_particle, prm, rho_tab, eta_tab)
             h = left
             row_end = (math.floor(t / dt_tab) + 1.0) * dt_tab - t
-            if row_end > MIN_STEP:
-                h = min(h, row_end)
+            if row_end <= MIN_STEP:  # at a row boundary (to rounding): the next row's end
+                row_end += dt_tab
+            h = min(h, row_end)
             if abs(b) * h > cell:
                 h = cell / abs(b)
             if d > 0.0:
@@ -125,6 +130,8 @@ def gradient_run(pid, step, seed, diameter, rho_particle, prm, seg, rho_tab, eta
             elif a < 0.0 and -a * h > AH_BAND:
                 h = AH_BAND / -a
             h = min(max(h, MIN_STEP), left)
+            if k >= MAX_SUBSTEPS:
+                h = left
             w = random_words(pid, step, DRAW_STEP0 + k, seed, STREAM_SPIN)
             z, _ = box_muller(w[0], w[1])
             mean = r + b * h * phi1(a * h)

@@ -226,3 +226,65 @@ def test_a_self_forming_medium_at_low_force_is_warned_about(tmp_path, sample):
     assert len(plan.warnings) == 1 and "g/mL" in plan.warnings[0] and "5,000 g" in plan.warnings[0]
     strong = plan_protocol(protocol(tmp_path, layers="[{conc: 20 %, volume: 10 mL}]", load="mixed"), sample)[0]
     assert strong.warnings == ()
+
+
+def test_mixed_load_keeps_the_layers(tmp_path, sample):
+    """load: mixed with two layers: each layer keeps its concentration and its share of the column (the material is
+    spread over the layers in proportion to their volumes): 3 mL of 40 % under 8.5 mL of 10 % fill 3/11.5 and
+    8.5/11.5 of the column."""
+    grad = plan_protocol(protocol(tmp_path, layers="[{conc: 40 %, volume: 3 mL}, {conc: 10 %, volume: 8.5 mL}]",
+                                  load="mixed"), sample)[0]
+    from exosim.physics.gradient_media import load_gradient_media
+    gm = load_gradient_media()["iodixanol"]
+    w40, w10 = (float(gm.mass_fraction_from_config(c, 277.15)) for c in ("40 %", "10 %"))
+    share = np.mean(np.isclose(grad.w_initial, w40))
+    assert share == pytest.approx(3 / 11.5, abs=1.5 / len(grad.w_initial))
+    assert np.mean(np.isclose(grad.w_initial, w10)) == pytest.approx(8.5 / 11.5, abs=1.5 / len(grad.w_initial))
+    assert grad.start == (grad.r_meniscus, grad.r_bottom)
+
+
+def test_fractions_collected_from_the_bottom_are_numbered_from_the_bottom(tmp_path, sample):
+    """collect: bottom: fraction 1 is the densest, at the tube bottom; the aggregate population (denser than
+    every layer) is in the pellet, not in fraction 1, and VLDL (floating) in the last fraction."""
+    ds = simulate(protocol(tmp_path, collect="bottom", duration="2 h"), sample, n_particles=1500, seed=6,
+                  device=CPU())
+    rho = ds.fraction_density.values
+    assert np.all(np.diff(rho) < 0)
+    vldl = ds.fraction_count.sel(population="VLDL")
+    assert float(vldl.isel(fraction=-1)) == pytest.approx(float(vldl.sum()))
+    assert float(ds.fraction_count.sel(population="aggregate").sum()) == 0.0
+
+
+@pytest.mark.parametrize("steps,field,words", [
+    ("  - {kind: gradient, rotor: SW 41 Ti, medium: iodixanol, layers: [{conc: 20 %, volume: 10 mL}], rcf: 100000 g,"
+     " duration: 1 h}", "steps[0].kind", "fractionate"),
+    ("  - {kind: gradient, rotor: SW 41 Ti, medium: iodixanol, layers: [{conc: 20 %, volume: 10 mL}], rcf: 100000 g,"
+     " duration: 1 h, wall_loss: 5 %}\n  - {kind: fractionate, fractions: 5, keep: {fractions: [1]}}",
+     "steps[0].wall_loss", "unknown"),
+])
+def test_a_gradient_needs_a_fractionation_and_has_no_wall_loss(tmp_path, sample, steps, field, words):
+    """A gradient leaves particles at positions: it must be followed by a fractionation (otherwise its pellet would
+    silently stay in the product); its pellet is discarded with the tube, so it takes no wall_loss."""
+    path = write(tmp_path, "p.yaml", f"name: bad\nsteps:\n{steps}\n")
+    with pytest.raises(ConfigError) as info:
+        plan_protocol(load_protocol(path), sample)
+    assert info.value.field == field and words in info.value.problem, (info.value.field, info.value.problem)
+
+
+def test_osmotic_population_lighter_than_its_lumen_is_refused(tmp_path):
+    """A vesicle's iso-osmotic density must exceed its aqueous lumen's (1.005 g/mL) for the water-share rule:
+    refused when the sample is read, not with a traceback during the run."""
+    text = SAMPLE.replace("density: {uniform: {min: 1.08 g/mL, max: 1.12 g/mL}}",
+                          "density: {uniform: {min: 1.00 g/mL, max: 1.02 g/mL}}")
+    with pytest.raises(ConfigError) as info:
+        load_sample(write(tmp_path, "s.yaml", text))
+    assert info.value.field == "populations[0].density" and "lumen" in info.value.problem
+
+
+def test_dilute_without_a_medium_adds_more_of_the_same(tmp_path, sample):
+    """dilute: '10 mL' names no medium: the material gets 10 mL more of its own medium, so a gradient fraction
+    keeps its solute mass fraction."""
+    extra = "  - {kind: centrifuge, rotor: SW 41 Ti, rcf: 100000 g, duration: 1 h, keep: pellet, dilute: 10 mL," \
+            " resuspend: 100 uL PBS}"
+    frac, spin = plan_protocol(protocol(tmp_path, extra=extra), sample)[1:]
+    assert spin.medium.w == frac.medium_out.w

@@ -128,8 +128,8 @@ def plan_spin(index: int, step: Centrifuge | Wash, volume: float, medium: Medium
     rotor = rotors[step.rotor]
     volume_in = volume
     if step.dilute is not None:
-        diluent = media[step.dilute.medium] if step.dilute.medium else medium
-        medium = _add_liquid(medium, volume, step.dilute.volume, diluent, temperature)
+        if step.dilute.medium:  # more of the same when no medium is named
+            medium = _add_liquid(medium, volume, step.dilute.volume, media[step.dilute.medium], temperature)
         volume += step.dilute.volume
     fill = step.fill or rotor.tube_volume
     tubes = max(1, math.ceil(volume / fill * (1 - 1e-9)))

@@ -94,13 +94,14 @@ def plan_step(index: int, step, volume: float, medium, previous, ctx) -> Fractio
         kept = (rho >= lo) & (rho <= hi)
         if not kept.any():
             raise ConfigError(ctx.source, f"{where}.keep.density",
-                              f"no fraction has a density in {units.fmt(lo, 'kg/m**3', 'g/mL')}-"
-                              f"{units.fmt(hi, 'kg/m**3', 'g/mL')}: the {step.fractions} fractions run from "
-                              f"{units.fmt(rho.min(), 'kg/m**3', 'g/mL')} to {units.fmt(rho.max(), 'kg/m**3', 'g/mL')}")
+                              f"no fraction has a density in {lo / 1000:.4f}-{hi / 1000:.4f} g/mL: the "
+                              f"{step.fractions} fractions run from {rho.min() / 1000:.4f} to "
+                              f"{rho.max() / 1000:.4f} g/mL")
     fraction_volume = previous.liquid_per_tube / step.fractions
     volume_out = float(kept.sum()) * fraction_volume * previous.tubes
     base = previous.medium_out.base
-    medium_out = Mixture(base, previous.medium, float(np.mean(w[kept])))
+    kept_w = previous.medium.mix(np.full(int(kept.sum()), fraction_volume), w[kept], ctx.temperature).mass_fraction
+    medium_out = Mixture(base, previous.medium, float(kept_w))
     label = step.name or (f"fractionate {step.fractions} from the {step.collect}, keep "
                           + (", ".join(str(i + 1) for i in np.nonzero(kept)[0])))
     return FractionPlan(index=index, label=label, kind=step.kind, edges=edges, kept=kept,

@@ -129,6 +129,9 @@ def initial_profile(grid, r_meniscus, r_bottom, layers_w, layers_v, load, load_l
     return w
 
 
+NEXT_STEP = "fractionate"  # the particles' positions must be read before the material is mixed again
+
+
 def plan_step(index: int, step, volume: float, medium, previous, ctx) -> GradientPlan:
     """The method interface (exosim.methods): plan a gradient step."""
     return plan_gradient(index, step, volume, medium, ctx)
@@ -185,7 +188,7 @@ def plan_gradient(index: int, step, volume: float, medium, ctx) -> GradientPlan:
         lengths[0] += load_len
         start = (b - lengths[0], b)
     elif step.load == "mixed":  # mixed into the whole column at each layer's concentration
-        lengths = [v * (b - r_men) / v_layers for v in lengths]
+        lengths = [layer.volume * (b - r_men) / v_layers for layer in step.layers]
         start = (r_men, b)
     else:
         start = (r_men, r_men + load_len)
@@ -220,7 +223,7 @@ def plan_gradient(index: int, step, volume: float, medium, ctx) -> GradientPlan:
     w_t = w_of(np.asarray(res.profiles))
     rho_t = np.asarray(gm.density(w_t, temperature))
     eta_t = np.asarray(gm.viscosity(w_t, temperature))
-    w_mean = float(np.mean(w_t[-1]))
+    w_mean = float(gm.mix(np.full(len(grid), liquid / len(grid)), w_t[-1], temperature).mass_fraction)
     warnings = []
     span0 = float(np.ptp(rho_t[0]))
     span1 = float(np.ptp(rho_t[-1]))
@@ -231,7 +234,7 @@ def plan_gradient(index: int, step, volume: float, medium, ctx) -> GradientPlan:
     label = step.name or f"{gm.name} gradient {geom.rcf(omega, rotor.r_avg):,.0f} g"
     return GradientPlan(
         index=index, label=label, kind=step.kind, rotor=rotor, omega=omega, duration=step.duration,
-        accel=step.accel, decel=step.decel, wall_loss=step.wall_loss, tubes=tubes,
+        accel=step.accel, decel=step.decel, wall_loss=0.0, tubes=tubes,
         runs=math.ceil(tubes / rotor.places), liquid_per_tube=liquid, load_per_tube=load, volume_in=volume,
         volume_out=tubes * liquid, medium=gm, medium_out=Mixture(_base(medium, ctx), gm, w_mean),
         r_meniscus=r_men, r_bottom=b, start=start, grid=grid, times=times, density_table=rho_t,
@@ -281,6 +284,7 @@ def banding_density(gm, rho_iso, water_fraction, inactive_fraction, temperature,
 def effective_density(plan: GradientPlan, particles, device):
     """Particle densities [kg/m^3] during the spin: a population with an osmotic response (config ``osmotic``) in
     a medium whose osmolality varies takes its banding density (``banding_density``); others keep their own."""
+    from .. import fates
     from ..physics.gradient_media import lumen_water_fraction
 
     if plan.medium.osmotic_rule == "constant" or not any(plan.osmotic):
@@ -288,7 +292,7 @@ def effective_density(plan: GradientPlan, particles, device):
     xp = device.xp
     density = device.to_host(particles.density).copy()
     population = device.to_host(particles.population)
-    active = device.to_host(particles.fate) == 0
+    active = device.to_host(particles.fate) == fates.PRODUCT
     for p, params in enumerate(plan.osmotic):
         if params is None:
             continue

@@ -303,13 +303,16 @@ def _liquid(value):
         return value
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"expected a volume and a medium such as '100 uL PBS', got {value!r}")
-    try:  # a volume alone: the medium stays what it is
-        vol, medium = units.parse(value, "volume"), ""
-    except ValueError:
-        parts = value.strip().rsplit(None, 1)
+    parts = value.strip().rsplit(None, 1)
+    try:  # a volume and a medium ('100 uL PBS')
         if len(parts) != 2:
-            raise ValueError(f"expected a volume and a medium such as '100 uL PBS', got {value!r}") from None
+            raise ValueError
         vol, medium = units.parse(parts[0], "volume"), parts[1]
+    except ValueError:
+        try:  # a volume alone: the medium stays what it is
+            vol, medium = units.parse(value, "volume"), ""
+        except ValueError:
+            raise ValueError(f"expected a volume and a medium such as '100 uL PBS', got {value!r}") from None
     if vol <= 0:
         raise ValueError(f"volume must be greater than zero, got {value!r}")
     return Liquid(vol, medium)

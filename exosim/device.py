@@ -123,8 +123,20 @@ class GPU:
         gpu.launch(kernel, n, *args)
 
 
+def _no_nvidia_driver() -> bool:
+    """True on a Linux machine with no sign of an NVIDIA driver (no /proc/driver/nvidia, no nvidia-smi): then no
+    CUDA GPU can be usable, and looking for one (importing numba's CUDA target, about 0.4 s) is skipped."""
+    import shutil
+    import sys
+
+    return sys.platform.startswith("linux") and not os.path.exists("/proc/driver/nvidia") \
+        and shutil.which("nvidia-smi") is None
+
+
 def auto_select():
     """GPU(0) when a real CUDA GPU is usable, else CPU()."""
+    if _no_nvidia_driver():
+        return CPU()
     return GPU(0) if _cuda().real_gpu() else CPU()
 
 

@@ -3,7 +3,13 @@
 Configs carry units as strings; everything below the configuration layer is plain SI floats.
 "g" in a centrifugation field means relative centrifugal force (multiples of standard gravity), never grams:
 that meaning lives here (``parse_rcf``), not in every caller.
+
+pint is imported on first need. Every conversion pint has done for a "number unit" string is remembered as the
+affine map number -> SI value (``_Memo``, in exosim's cache folder per pint version), so that reading the
+bundled configs, which use a handful of units, usually needs no pint at all (0.25 s of start-up): the values are
+pint's own, and any string the memo does not know goes to pint.
 """
+import json
 import math
 import os
 import re
@@ -12,21 +18,87 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pint
-
 from .kernels.cache import cache_root
 from .physics.rotors import STANDARD_GRAVITY
+
+
+class _Memo:
+    """Affine maps (scale, offset) from a number to its SI value, by (unit text, target), as pint computed them."""
+
+    def __init__(self):
+        self.path = None
+        self.maps: dict[str, list] = {}
+        root = cache_root()
+        if root is None:
+            return
+        try:
+            from importlib.metadata import version
+            self.path = root / "units" / f"pint-{version('pint')}.json"
+            self.maps = json.loads(self.path.read_text())
+        except (OSError, ValueError, ImportError):
+            self.maps = {}
+
+    def get(self, unit: str, target: str):
+        return self.maps.get(f"{unit}\0{target}")
+
+    def put(self, unit: str, target: str, scale: float, offset: float) -> None:
+        key = f"{unit}\0{target}"
+        if self.maps.get(key) == [scale, offset] or self.path is None:
+            self.maps[key] = [scale, offset]
+            return
+        self.maps[key] = [scale, offset]
+        try:  # whole file to a temporary sibling, then rename: readers never see half a file
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".memo-")
+            with os.fdopen(fd, "w") as f:
+                json.dump(self.maps, f)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
+
+
+_memo = _Memo()
+# "number unit": a plain number, then a unit expression without signs (so the value is linear in the number)
+_NUMBER_UNIT = re.compile(r"^\s*([0-9][0-9,]*\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?)\s*"
+                          r"([A-Za-z%/µμ°][A-Za-z0-9%/*^()·µμ°\s.]*)$")
+
+
+def _split(value):
+    """(number, unit text) of a "number unit" string, or None."""
+    if not isinstance(value, str):
+        return None
+    m = _NUMBER_UNIT.match(value)
+    if not m:
+        return None
+    try:
+        return float(m.group(1).replace(",", "")), " ".join(m.group(2).split())
+    except ValueError:
+        return None
+
+
+def _remember(unit_text: str, target: str, convert) -> None:
+    """Record number -> convert(number) for unit_text as the affine map pint gives (checked at three points)."""
+    try:
+        f0, f1, f10 = (float(convert(x)) for x in (0.0, 1.0, 10.0))
+    except Exception:
+        return
+    scale, offset = f1 - f0, f0
+    if all(map(math.isfinite, (f0, f1, f10))) and math.isclose(f10, offset + 10 * scale, rel_tol=1e-12,
+                                                                abs_tol=1e-300):
+        _memo.put(unit_text, target, scale, offset)
 
 _OPTIONS = dict(autoconvert_offset_to_baseunit=True)
 
 
-def _pint_cache(root: Path | None) -> Path | None:
+def _pint_cache(root: Path | None):
     """pint's cache of parsed definitions (per pint and Python version) under ``root``, filled if it is not yet;
     None when there is no usable cache folder.
 
     pint writes its cache files in place, so a new cache is filled in a temporary sibling and renamed: no
     process ever reads a half-written one.
     """
+    import pint
+
     if root is None:
         return None
     folder = root / "pint" / f"{pint.__version__}-{sys.implementation.cache_tag}"
@@ -44,8 +116,10 @@ def _pint_cache(root: Path | None) -> Path | None:
     return folder if folder.is_dir() else None
 
 
-def _registry() -> pint.UnitRegistry:
+def _registry():
     """The unit registry, read from pint's cache when there is one (about 0.04 s instead of 0.35 s)."""
+    import pint
+
     folder = _pint_cache(cache_root())
     if folder is not None:
         try:
@@ -55,7 +129,22 @@ def _registry() -> pint.UnitRegistry:
     return pint.UnitRegistry(**_OPTIONS)
 
 
-ureg = _registry()
+_UREG = None
+
+
+def __getattr__(name):
+    """``units.ureg``: the registry, built on first use."""
+    if name == "ureg":
+        return registry()
+    raise AttributeError(name)
+
+
+def registry():
+    """The one pint unit registry of exosim (imports pint on first use)."""
+    global _UREG
+    if _UREG is None:
+        _UREG = _registry()
+    return _UREG
 
 # kind of quantity -> (SI unit, words for messages)
 KINDS = {
@@ -73,8 +162,11 @@ KINDS = {
 }
 
 
-def to_quantity(value) -> pint.Quantity:
+def to_quantity(value):
     """A pint Quantity from a string such as "70 min" or a bare number (dimensionless)."""
+    import pint
+
+    ureg = registry()
     if isinstance(value, bool):
         raise ValueError(f"expected a quantity with a unit, got {value!r}")
     if isinstance(value, (int, float)):
@@ -91,7 +183,7 @@ def to_quantity(value) -> pint.Quantity:
     return q
 
 
-def dimension_name(q: pint.Quantity) -> str:
+def dimension_name(q) -> str:
     """Words for the dimension of q, e.g. 'mass' or '[length] / [time]'."""
     for kind, (unit, _words) in KINDS.items():
         if unit and q.check(unit):
@@ -105,6 +197,31 @@ def parse(value, kind: str) -> float:
     Raises ValueError naming what was expected and what was given, e.g.
     "expected a duration, got '70 kg' (mass)".
     """
+    unit, words = KINDS[kind]
+    if kind == "fraction" and isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and math.isfinite(value):
+        return float(value)  # a plain number is a fraction as it stands (what pint gives too)
+    split = _split(value)
+    if split is None:
+        return _pint_parse(value, kind)
+    known = _memo.get(split[1], kind)
+    if known is None:
+        out = _pint_parse(value, kind)  # checks the value; ValueError with a message if it is not of this kind
+        ureg = registry()
+        _remember(split[1], kind, lambda x: ureg.Quantity(f"{x!r} {split[1]}").to(unit or "").magnitude)
+        known = _memo.get(split[1], kind)
+        if known is None:  # a unit whose map is not affine: pint's value
+            return out
+    # the same map serves every string with this unit, so a value reads the same whether pint or the memo
+    # converted it first
+    out = known[0] * split[0] + known[1]
+    if not math.isfinite(out):
+        raise ValueError(f"expected {words} with a finite value, got {value!r}")
+    return out
+
+
+def _pint_parse(value, kind: str) -> float:
+    """``parse`` by pint alone."""
     unit, words = KINDS[kind]
     q = to_quantity(value)
     bare = q.unitless  # a plain number: no unit written (angles are dimensionless but have units)
@@ -149,18 +266,36 @@ def parse_rcf(value) -> float:
 
 def concentration(value) -> tuple[float, bool]:
     """(SI magnitude, is_mass) of a number concentration [1/m^3] or a mass concentration [kg/m^3]."""
+    split = _split(value)
+    if split is not None:
+        for target, is_mass in (("1/m**3", False), ("kg/m**3", True)):
+            known = _memo.get(split[1], target)
+            if known is not None:
+                return known[0] * split[0] + known[1], is_mass
     q = to_quantity(value)
-    if q.check("1/m**3"):
-        return float(q.to("1/m**3").magnitude), False
-    if q.check("kg/m**3"):
-        return float(q.to("kg/m**3").magnitude), True
+    for target, is_mass in (("1/m**3", False), ("kg/m**3", True)):
+        if q.check(target):
+            out = float(q.to(target).magnitude)
+            if split is not None:
+                ureg = registry()
+                _remember(split[1], target, lambda x: ureg.Quantity(f"{x!r} {split[1]}").to(target).magnitude)
+                known = _memo.get(split[1], target)
+                if known is not None:
+                    out = known[0] * split[0] + known[1]
+            return out, is_mass
     raise ValueError(f"expected a concentration such as '5e9 /mL' or '1 mg/mL', got {value!r} ({dimension_name(q)})")
 
 
 def fmt(value: float, unit: str, to: str, digits: int = 3) -> str:
     """SI value shown in a chosen unit, e.g. fmt(4200, 's', 'min') -> '70 min'."""
-    q = ureg.Quantity(value, unit).to(to)
-    return f"{q.magnitude:.{digits}g} {to}"
+    known = _memo.get(unit, f"fmt:{to}")
+    if known is None:
+        ureg = registry()
+        _remember(unit, f"fmt:{to}", lambda x: ureg.Quantity(x, unit).to(to).magnitude)
+        magnitude = ureg.Quantity(value, unit).to(to).magnitude
+    else:
+        magnitude = known[0] * value + known[1]
+    return f"{magnitude:.{digits}g} {to}"
 
 
 def fmt_time(seconds: float) -> str:

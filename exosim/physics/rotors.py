@@ -5,8 +5,6 @@ SI units: radii [m], angular speed omega [rad/s], volumes [m^3], angles [rad].
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 STANDARD_GRAVITY = 9.80665  # m/s^2, exact: standard acceleration of gravity (3rd CGPM, 1901)
 
 K_FACTOR_CONSTANT = 2.533e11  # k = 2.533e11 ln(r_max/r_min) / rpm^2 with k in hours*svedberg (Beckman Coulter)
@@ -79,8 +77,9 @@ class FixedAngleTube:
         """Geometric volume [m^3] of the cylinder."""
         return math.pi * self.radius ** 2 * self.length
 
-    def _grid_radii(self, n_axis: int = 400, n_disk: int = 400) -> np.ndarray:
+    def _grid_radii(self, n_axis: int = 400, n_disk: int = 400):
         """Horizontal radii [m] of an equal-volume grid of points filling the cylinder (sunflower disks)."""
+        import numpy as np  # here, not at import: reading the rotor catalog needs no numpy
         t = (np.arange(n_axis) + 0.5) / n_axis * self.length
         k = np.arange(n_disk) + 0.5
         rho = self.radius * np.sqrt(k / n_disk)
@@ -95,11 +94,13 @@ class FixedAngleTube:
         volume is liquid, spinning: the liquid takes the part of the tube farthest from the axis."""
         if fill_fraction >= 1.0:
             return float(self._grid_radii().min())
+        import numpy as np
+
         return float(np.quantile(self._grid_radii(), 1.0 - fill_fraction))
 
 
 def speed_profile(omega: float, duration: float, accel: float = 0.0, decel: float = 0.0,
-                  max_step: float | None = None, ramp_segments: int = 8) -> np.ndarray:
+                  max_step: float | None = None, ramp_segments: int = 8):
     """Segments (h [s], mean omega^2 over the segment [rad^2/s^2]) of one run: a linear ramp from rest to omega
     over ``accel`` s, ``duration`` s at omega, a linear ramp back to rest over ``decel`` s.
 
@@ -108,6 +109,8 @@ def speed_profile(omega: float, duration: float, accel: float = 0.0, decel: floa
     ``max_step`` [s] splits segments longer than it (for convergence checks and for spatially varying media).
     Returns an array of shape (n, 2).
     """
+    import numpy as np
+
     rows = []
 
     def split(total):

@@ -51,3 +51,13 @@ def test_bridge_minimum_distribution():
         m = formulas.bridge_minimum(g0, g1, V, u)
         assert m <= min(g0, g1) + 1e-15
         assert math.exp(-2 * (g0 - m) * (g1 - m) / V) == pytest.approx(u, rel=1e-9)
+
+
+def test_full_fixed_angle_tube_meniscus_is_r_min():
+    """A full fixed-angle tube's liquid reaches its innermost point, the inner rim of the top: the rotor's r_min
+    (the tube frame is built so), for every fixed-angle rotor of the catalog."""
+    from exosim.config import load_rotors
+    for rotor in load_rotors().values():
+        if rotor.kind == "fixed":
+            tube = geom.FixedAngleTube.from_rotor(rotor.r_min, rotor.r_max, rotor.angle, rotor.tube_diameter)
+            assert tube.meniscus_radius(1.0) == pytest.approx(rotor.r_min, rel=1e-12)

@@ -92,8 +92,8 @@ class FixedAngleTube:
     def meniscus_radius(self, fill_fraction: float) -> float:
         """Radius [m] of the free surface (a cylinder about the rotation axis) when ``fill_fraction`` of the tube
         volume is liquid, spinning: the liquid takes the part of the tube farthest from the axis."""
-        if fill_fraction >= 1.0:
-            return float(self._grid_radii().min())
+        if fill_fraction >= 1.0:  # a full tube: the innermost point of the top rim, r_min by construction
+            return self.r_top - self.radius * math.cos(self.angle)
         import numpy as np
 
         return float(np.quantile(self._grid_radii(), 1.0 - fill_fraction))

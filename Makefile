@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench clean mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,17 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# Mutation testing with cosmic-ray (not in CI; docs/mutation.md), in a scratch copy under build/mutation/, never
+# in the working tree. MODULES: files or folders to mutate, in order (default: mutation/cosmic-ray.toml's
+# module-path); BUDGET: seconds after which the run stops (the rest stays pending; MUTATION_ARGS=--resume goes on).
+MODULES ?=
+BUDGET ?=
+MUTATION_ARGS ?=
+mutation: $(STAMP)
+	$(BIN)/python -c "import cosmic_ray" 2>/dev/null || $(BIN)/python -m pip install -q -e ".[test,mutation]"
+	NUMBA_NUM_THREADS=1 nice -n 19 $(BIN)/python mutation/run.py $(if $(MODULES),--modules "$(MODULES)") \
+		$(if $(BUDGET),--budget $(BUDGET)) $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) results build dist *.egg-info .pytest_cache .hypothesis

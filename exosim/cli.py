@@ -226,7 +226,7 @@ def run(
     show = not quiet and err_console.is_terminal
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, disable=not show, transient=True) as bar:
-        total = n * len(prot.steps)
+        total = n * sum(1 for p in plans if p.kind != "fractionate")  # a fractionation runs no kernel
         task = bar.add_task(f"simulating on {dev.backend}", total=total)
         keep = save_particles and out is not None
         ds = simulate(prot, samp, n_particles=n, seed=seed, device=dev, max_step=max_step,

@@ -288,3 +288,13 @@ def test_dilute_without_a_medium_adds_more_of_the_same(tmp_path, sample):
             " resuspend: 100 uL PBS}"
     frac, spin = plan_protocol(protocol(tmp_path, extra=extra), sample)[1:]
     assert spin.medium.w == frac.medium_out.w
+
+
+def test_layers_listed_top_down_are_warned_about(tmp_path, sample):
+    """Layers are listed from the tube bottom up; a list that gets denser upward (the papers' top-down order)
+    plans, with a warning that names the layer."""
+    grad = plan_protocol(protocol(tmp_path, layers="[{conc: 5 %, volume: 3 mL}, {conc: 40 %, volume: 3 mL}]"),
+                         sample)[0]
+    assert len(grad.warnings) == 1 and "layers[1]" in grad.warnings[0] and "bottom up" in grad.warnings[0]
+    good = plan_protocol(protocol(tmp_path), sample)[0]
+    assert good.warnings == ()

@@ -225,6 +225,13 @@ def plan_gradient(index: int, step, volume: float, medium, ctx) -> GradientPlan:
     eta_t = np.asarray(gm.viscosity(w_t, temperature))
     w_mean = float(gm.mix(np.full(len(grid), liquid / len(grid)), w_t[-1], temperature).mass_fraction)
     warnings = []
+    ends = [wl if isinstance(wl, tuple) else (wl, wl) for wl in layers_w]  # (top, bottom) of each layer
+    for i in range(1, len(ends)):
+        above, below = float(gm.density(ends[i][1], temperature)), float(gm.density(ends[i - 1][0], temperature))
+        if above > below + 1e-6:
+            warnings.append(f"{src}: {where}.layers[{i}]: denser at its bottom ({above / 1000:.4f} g/mL) than the "
+                            f"layer under it ({below / 1000:.4f} g/mL); layers are listed from the tube bottom up")
+            break
     span0 = float(np.ptp(rho_t[0]))
     span1 = float(np.ptp(rho_t[-1]))
     if span0 < SELF_FORMING_MIN_SPAN and span1 < SELF_FORMING_MIN_SPAN:

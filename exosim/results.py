@@ -102,7 +102,6 @@ def fraction_dataset(run: Run, protein_ug: np.ndarray) -> xr.Dataset | None:
             "medium_density_initial": _var("radius", spin.density_table[0], "kg/m3",
                                            "medium density along the gradient tube as layered"),
         },
-        coords={"fraction": np.arange(1, n_frac + 1), "size_bin": centres, "radius": spin.grid},
     ).assign_coords(radius=("radius", spin.grid, {"units": "m", "long_name": "distance from the rotation axis"}),
                     size_bin=("size_bin", centres, {"units": "m", "long_name": "diameter (geometric bin centre)"}),
                     fraction=("fraction", np.arange(1, n_frac + 1),

@@ -65,8 +65,25 @@ def tube_geometry(rotor: Rotor, liquid: float, residual: float):
                      tube.length * (1.0 - residual / rotor.tube_volume))
 
 
+class RotorRun:
+    """Speed and time of a plan that runs a rotor (fields omega [rad/s], rotor, runs, accel, duration, decel [s])."""
+
+    @property
+    def rpm(self) -> float:
+        return geom.omega_to_rpm(self.omega)
+
+    @property
+    def rcf_avg(self) -> float:
+        return geom.rcf(self.omega, self.rotor.r_avg)
+
+    @property
+    def process_time(self) -> float:
+        """Time in the centrifuge [s]: every run with its ramps (making a gradient is not counted)."""
+        return self.runs * (self.accel + self.duration + self.decel)
+
+
 @dataclass(frozen=True)
-class SpinPlan:
+class SpinPlan(RotorRun):
     """Everything about one centrifugation step that does not depend on the particles. SI units."""
 
     index: int
@@ -88,19 +105,6 @@ class SpinPlan:
     medium_out: Medium       # medium of the material passed on
     residual_volume: float   # per tube [m^3]
     geometry: object         # SwingingTube | FixedTube
-
-    @property
-    def rpm(self) -> float:
-        return geom.omega_to_rpm(self.omega)
-
-    @property
-    def rcf_avg(self) -> float:
-        return geom.rcf(self.omega, self.rotor.r_avg)
-
-    @property
-    def process_time(self) -> float:
-        """Time in the centrifuge [s]: every run with its ramps."""
-        return self.runs * (self.accel + self.duration + self.decel)
 
 
 def plan_step(index: int, step, volume: float, medium, previous, ctx) -> SpinPlan:

@@ -19,6 +19,7 @@ from .. import units
 from ..errors import ConfigError
 from ..kernels import layout as K
 from ..physics import rotors as geom
+from .centrifuge import RotorRun
 
 LAMM_CELLS = 200     # cells of the medium's Lamm grid along the liquid column (0.4 mm in an SW 41 Ti tube;
                      # 400 cells change the fraction densities of the bundled iodixanol protocol by < 0.1 kg/m^3)
@@ -52,7 +53,7 @@ class Mixture:
 
 
 @dataclass(frozen=True)
-class GradientPlan:
+class GradientPlan(RotorRun):
     """Everything about a gradient step that does not depend on the particles. SI units."""
 
     index: int
@@ -87,19 +88,6 @@ class GradientPlan:
     warnings: tuple = ()       # one-line warnings about the step (printed by the CLI)
     osmotic: tuple = ()        # per population: (dry density [kg/m^3], inactive lumen share) or None
     temperature: float = 277.15
-
-    @property
-    def rpm(self) -> float:
-        return geom.omega_to_rpm(self.omega)
-
-    @property
-    def rcf_avg(self) -> float:
-        return geom.rcf(self.omega, self.rotor.r_avg)
-
-    @property
-    def process_time(self) -> float:
-        """Time in the centrifuge [s] (every run with its ramps); making the gradient is not counted."""
-        return self.runs * (self.accel + self.duration + self.decel)
 
     @property
     def density_final(self) -> np.ndarray:

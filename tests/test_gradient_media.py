@@ -402,3 +402,13 @@ def test_exosomes_band_denser_in_sucrose_than_in_iodixanol(sucrose):
         assert osm > 1.0  # strongly hyperosmotic where they band
     assert bands[0][0] < bands[1][0] < bands[2][0]
     assert gm.lumen_water_fraction(1100.0, rho_dry) == pytest.approx(100.0 / 195.0)
+
+
+def test_sucrose_density_falls_about_0_3_mg_per_ml_per_degree_near_20_c():
+    """30 % w/w sucrose near 20 degC: d rho / dT about -0.0003 g/mL per degC (docs/reference/media.md, "about";
+    allowance 15 %). Water alone falls by 0.21 kg/m^3 per K there (Tanaka 2001): the solute's own expansion
+    supplies the rest, so its sign matters."""
+    from exosim.physics.gradient_media import load_gradient_media
+    g = load_gradient_media()["sucrose"]
+    slope = (g.density(0.30, 294.15) - g.density(0.30, 292.15)) / 2.0
+    assert slope == pytest.approx(-0.30, rel=0.15)

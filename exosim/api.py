@@ -1,12 +1,15 @@
 """``exosim.simulate``: one call from validated configs to a results Dataset."""
 from __future__ import annotations
 
-import xarray as xr
+from typing import TYPE_CHECKING
 
 from .config import Protocol, Sample
 from .device import auto_select
 from .engine import run_protocol
 from .results import particles_dataset, to_dataset
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 def simulate(protocol: Protocol, sample: Sample, n_particles: int = 100_000, seed: int = 0, device=None,

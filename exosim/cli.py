@@ -40,44 +40,47 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def results_table(ds) -> Table:
-    """Rich table: recovery with its Monte Carlo error, product count and step-by-step share, per population."""
+def results_table(s) -> Table:
+    """Rich table: recovery with its Monte Carlo error, product count and step-by-step share, per population, from
+    a results ``Summary`` (results.summarize)."""
     from rich.table import Table
-    title = (f"{ds.attrs['protocol']} -- {ds.attrs['sample']} "
-             f"({ds.attrs['n_particles']:,} simulation particles, seed {ds.attrs['seed']}, {ds.attrs['backend']})")
+    a = s.attrs
+    title = (f"{a['protocol']} -- {a['sample']} "
+             f"({a['n_particles']:,} simulation particles, seed {a['seed']}, {a['backend']})")
     t = Table(title=title, title_justify="left")
     t.add_column("population")
     t.add_column("input", justify="right")
     t.add_column("recovery", justify="right")
     t.add_column("product", justify="right")
     t.add_column("protein [ug]", justify="right")
-    for pop in ds.population.values:
-        d = ds.sel(population=pop)
-        name = f"{pop} (target)" if int(d.is_target) else str(pop)
-        rec, err = float(d.recovery) * 100, float(d.recovery_stderr) * 100
+    for i, pop in enumerate(s["population"]):
+        name = f"{pop} (target)" if s["is_target"][i] else str(pop)
+        rec, err = float(s["recovery"][i]) * 100, float(s["recovery_stderr"][i]) * 100
         # none of n found: the standard error says nothing; the rule of three gives a 95 % upper bound, 3/n
-        shown = f"{rec:.2f} ± {err:.2f} %" if rec > 0 else f"0 (< {300 / float(d.n_sim):.2g} %)"
-        t.add_row(name, f"{float(d.input_count):.3g}", shown, f"{float(d.product_count):.3g}",
-                  f"{float(d.product_count * d.protein_per_particle):.3g}")
+        shown = f"{rec:.2f} ± {err:.2f} %" if rec > 0 else f"0 (< {300 / float(s['n_sim'][i]):.2g} %)"
+        product = float(s["product_count"][i])
+        t.add_row(name, f"{float(s['input_count'][i]):.3g}", shown, f"{product:.3g}",
+                  f"{product * float(s['protein_per_particle'][i]):.3g}")
     return t
 
 
-def summary_lines(ds) -> list[str]:
+def summary_lines(s) -> list[str]:
+    """Purity, particles per microgram protein, protein, volume and time of a results ``Summary``."""
     from . import units
-    ppug, ppug_err = float(ds.particles_per_ug_protein), float(ds.particles_per_ug_protein_stderr)
+    ppug, ppug_err = float(s["particles_per_ug_protein"]), float(s["particles_per_ug_protein_stderr"])
     return [
-        f"purity (target among countable particles): {float(ds.purity) * 100:.2f} ± "
-        f"{float(ds.purity_stderr) * 100:.2f} %",
+        f"purity (target among countable particles): {float(s['purity']) * 100:.2f} ± "
+        f"{float(s['purity_stderr']) * 100:.2f} %",
         f"particles per ug protein: {ppug:.3g} ± {ppug_err:.2g}   (Webber & Clayton 2013: >3e10 high purity, "
         f"<1.5e9 impure)",
-        f"protein in product: {float(ds.protein_ug):.3g} ug   product volume: "
-        f"{units.fmt_volume(float(ds.product_volume))}   time in centrifuge: "
-        f"{units.fmt(float(ds.process_time), 's', 'h')}",
+        f"protein in product: {float(s['protein_ug']):.3g} ug   product volume: "
+        f"{units.fmt_volume(float(s['product_volume']))}   time in centrifuge: "
+        f"{units.fmt(float(s['process_time']), 's', 'h')}",
     ]
 
 
 def steps_table(plans, passed_on: list[str] | None = None) -> Table:
-    """Rich table of the steps from their plans (``engine.plan_protocol``); after a run, ``passed_on`` gives
+    """Rich table of the steps from their plans (``methods.plan_protocol``); after a run, ``passed_on`` gives
     per step the share of the target population(s) passed on (:func:`target_passed_on`)."""
     from rich.table import Table
 
@@ -101,31 +104,30 @@ def steps_table(plans, passed_on: list[str] | None = None) -> Table:
     return t
 
 
-def fractions_table(ds) -> Table:
+def fractions_table(s) -> Table:
     """Rich table of the last fractionation: density, volume, kept, and each population's share of its input."""
     from rich.table import Table
 
     t = Table(title="fractions (share of each population's input)", title_justify="left")
     for col in ("fraction", "density (g/mL)", "volume (mL)", "kept"):
         t.add_column(col, justify="right")
-    pops = [str(p) for p in ds.population.values]
-    for p in pops:
-        t.add_column(p, justify="right")
-    share = (ds.fraction_count / ds.input_count).transpose("fraction", "population").values
-    for i, k in enumerate(ds.fraction.values):
-        t.add_row(str(int(k)), f"{float(ds.fraction_density[i]) / 1000:.4f}",
-                  f"{float(ds.fraction_volume[i]) * 1e6:.3g}", "yes" if int(ds.fraction_kept[i]) else "",
+    for p in s["population"]:
+        t.add_column(str(p), justify="right")
+    share = s["fraction_count"] / s["input_count"][None, :]     # (fraction, population)
+    for i, k in enumerate(s["fraction"]):
+        t.add_row(str(int(k)), f"{float(s['fraction_density'][i]) / 1000:.4f}",
+                  f"{float(s['fraction_volume'][i]) * 1e6:.3g}", "yes" if int(s["fraction_kept"][i]) else "",
                   *[f"{100 * v:.1f} %" if v > 0 else "" for v in share[i]])
-    pellet = (ds.pellet_count / ds.input_count).values
+    pellet = s["pellet_count"] / s["input_count"]
     t.add_row("pellet", "", "", "", *[f"{100 * v:.1f} %" if v > 0 else "" for v in pellet])
     return t
 
 
-def target_passed_on(ds) -> list[str]:
-    """Per step of a results Dataset: the share of every target population that the step passed on."""
-    target = [p for p in ds.population.values if int(ds.is_target.sel(population=p))]
-    return [", ".join(f"{float(ds.step_recovery.sel(step=i, population=p)) * 100:.1f} %" for p in target)
-            for i in ds.step.values]
+def target_passed_on(s) -> list[str]:
+    """Per step of a results ``Summary``: the share of every target population that the step passed on."""
+    target = [i for i in range(len(s["population"])) if s["is_target"][i]]
+    return [", ".join(f"{float(s['step_recovery'][k, i]) * 100:.1f} %" for i in target)
+            for k in range(len(s["step"]))]
 
 
 def _check_writable(out: Path) -> None:
@@ -143,11 +145,12 @@ def _check_writable(out: Path) -> None:
 
 def _load(protocol: str, sample: str):
     """Validated (protocol, sample, plans); ConfigError on bad input."""
-    from . import config, engine
+    from . import config
+    from .methods import plan_protocol
     rotors, media = config.load_rotors(), config.load_media()
     prot = config.load_protocol(protocol, rotors, media)
     samp = config.load_sample(sample, media)
-    plans = engine.plan_protocol(prot, samp, rotors, media)
+    plans = plan_protocol(prot, samp, rotors, media)
     for p in plans:
         for line in getattr(p, "warnings", ()):
             _console(stderr=True).print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
@@ -192,7 +195,6 @@ def run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from . import device as devices, engine, results
-    from .api import simulate
     try:
         if n < 1:
             raise Fail(f"-n: must be a positive number of particles, got {n}")
@@ -228,17 +230,21 @@ def run(
                   console=err_console, disable=not show, transient=True) as bar:
         total = n * sum(1 for p in plans if p.kind != "fractionate")  # a fractionation runs no kernel
         task = bar.add_task(f"simulating on {dev.backend}", total=total)
-        keep = save_particles and out is not None
-        ds = simulate(prot, samp, n_particles=n, seed=seed, device=dev, max_step=max_step,
-                      brownian=not no_brownian, keep_particles=keep, progress=lambda step, k: bar.advance(task, k))
+        sim = engine.run_protocol(prot, samp, n_particles=n, seed=seed, device=dev, max_step=max_step,
+                                  brownian=not no_brownian, progress=lambda step, k: bar.advance(task, k),
+                                  plans=plans)
+    summary = results.summarize(sim)
     if not quiet:
-        console.print(results_table(ds))
-        for line in summary_lines(ds):
+        console.print(results_table(summary))
+        for line in summary_lines(summary):
             console.print(line, highlight=False)
-        console.print(steps_table(plans, target_passed_on(ds)))
-        if "fraction_density" in ds:
-            console.print(fractions_table(ds))
-    if out is not None:
+        console.print(steps_table(plans, target_passed_on(summary)))
+        if "fraction_density" in summary:
+            console.print(fractions_table(summary))
+    if out is not None:  # xarray is imported only here
+        ds = summary.to_dataset()
+        if save_particles:
+            ds = ds.merge(results.particles_dataset(sim))
         path = results.write(ds, out)
         if not quiet:
             console.print(f"results written to {path}", highlight=False)

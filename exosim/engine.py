@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import Protocol, Sample, load_media, load_rotors, source_of
+from .config import Protocol, Sample, source_of
 from .errors import ConfigError
 from .fates import PLACES
 from .kernels import layout
 from . import methods
+from .methods import plan_protocol  # noqa: F401  (part of the engine's interface)
 
 SEED_MAX = 2 ** 32 - 1
 
@@ -104,31 +105,13 @@ class Run:
     settings: dict = field(default_factory=dict)
 
 
-def plan_protocol(protocol: Protocol, sample: Sample, rotors=None, media=None) -> list:
-    """Plan every step (tubes, runs, volumes, media) before any simulation; ConfigError if it cannot work."""
-    ctx = methods.PlanContext(rotors or load_rotors(), media or load_media(), protocol.temperature,
-                              source_of(protocol), sample)
-    volume = sample.volume
-    medium = ctx.media[sample.medium]
-    plans = []
-    for i, step in enumerate(protocol.steps):
-        module = methods.method(step.kind)
-        nxt = getattr(module, "NEXT_STEP", None)
-        if nxt and (i + 1 == len(protocol.steps) or protocol.steps[i + 1].kind != nxt):
-            raise ConfigError(ctx.source, f"steps[{i}].kind", f"a {step.kind} step needs a {nxt} step right after "
-                                                             f"it (it leaves the particles at positions in the tube)")
-        plan = module.plan_step(i, step, volume, medium, plans[-1] if plans else None, ctx)
-        plans.append(plan)
-        volume, medium = plan.volume_out, plan.medium_out
-    return plans
-
-
 def run_protocol(protocol: Protocol, sample: Sample, *, n_particles: int, seed: int, device, max_step=None,
-                 brownian: bool = True, chunk: int = 1 << 20, progress=None) -> Run:
-    """Sample the particles and take them through every step of the protocol on ``device``."""
+                 brownian: bool = True, chunk: int = 1 << 20, progress=None, plans: list | None = None) -> Run:
+    """Sample the particles and take them through every step of the protocol on ``device``; ``plans``: from
+    ``plan_protocol(protocol, sample)`` when the caller has them already (a gradient's plan solves the medium)."""
     if not 0 <= seed <= SEED_MAX:
         raise ValueError(f"seed must be an integer from 0 to {SEED_MAX}")
-    plans = plan_protocol(protocol, sample)
+    plans = plans if plans is not None else plan_protocol(protocol, sample)
     with device.activate():
         particles = sample_particles(sample, n_particles, seed, device)
         run = Run(protocol, sample, particles, seed=seed, device=device,

@@ -1,11 +1,9 @@
 """Where a particle can be after a step. PRODUCT is "still in the material the protocol carries on"."""
-import numpy as np
-
 PLACES = ("product", "supernatant_discarded", "pellet_discarded", "wall_loss", "fraction_discarded")
 PRODUCT, SUPERNATANT_DISCARDED, PELLET_DISCARDED, WALL_LOSS, FRACTION_DISCARDED = range(len(PLACES))
 
 
 def move(particles, mask, place: int, step: int, xp) -> None:
     """Book the particles selected by ``mask`` (device bool array) into ``place`` at protocol ``step``."""
-    particles.fate = xp.where(mask, np.int8(place), particles.fate)
-    particles.fate_step = xp.where(mask, np.int16(step), particles.fate_step)
+    particles.fate = xp.where(mask, xp.int8(place), particles.fate)
+    particles.fate_step = xp.where(mask, xp.int16(step), particles.fate_step)

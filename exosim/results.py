@@ -1,6 +1,10 @@
 """Results: an xarray.Dataset with units on every variable, written atomically as netCDF4/HDF5 (h5netcdf).
 
 Schema (``SCHEMA_VERSION``): see docs/results.md. ``xr.open_dataset(path)`` and ``h5py.File(path)`` both read it.
+
+The variables are computed with numpy into a :class:`Summary` (what the Dataset is made of); xarray is imported
+only when a Dataset is made, so that ``exosim run`` without ``-o`` prints its tables without paying for xarray and
+pandas at start-up.
 """
 from __future__ import annotations
 
@@ -10,12 +14,17 @@ import os
 import tempfile
 from pathlib import Path
 
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
 import numpy as np
-import xarray as xr
 
 from . import __version__
 from .engine import Run, recovery_stderr
 from .fates import PLACES, PRODUCT
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 SCHEMA_VERSION = "1"
 KG_PER_UG = 1e-9
@@ -23,6 +32,34 @@ KG_PER_UG = 1e-9
 
 def _var(dims, data, units, long_name):
     return (dims, np.asarray(data), {"units": units, "long_name": long_name})
+
+
+@dataclass
+class Summary:
+    """The results as numpy arrays: ``data_vars`` and ``coords`` map names to (dims, array, attrs) as
+    ``xarray.Dataset`` takes them. ``summary["recovery"]`` is the array; ``summary.index("population", name)``
+    the position of a coordinate value."""
+
+    data_vars: dict
+    coords: dict
+    attrs: dict = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return (self.data_vars.get(name) or self.coords[name])[1]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.data_vars or name in self.coords
+
+    def index(self, dim: str, value) -> int:
+        return list(self[dim]).index(value)
+
+    def merge(self, other: Summary) -> Summary:
+        return Summary({**self.data_vars, **other.data_vars}, {**self.coords, **other.coords},
+                       {**self.attrs, **other.attrs})
+
+    def to_dataset(self) -> xr.Dataset:
+        import xarray as xr
+        return xr.Dataset(self.data_vars, coords=self.coords, attrs=self.attrs)
 
 
 def _ratio_stderr(num_mask, den_mask, den_weight, counts, var_counts):
@@ -37,9 +74,9 @@ def _ratio_stderr(num_mask, den_mask, den_weight, counts, var_counts):
     return r, float(np.sqrt(np.sum(grad ** 2 * var_counts)))
 
 
-def plan_dataset(plans) -> xr.Dataset:
+def plan_summary(plans) -> Summary:
     """What every step does that does not depend on the particles (dimension ``step``)."""
-    return xr.Dataset(
+    return Summary(
         {
             "step_label": _var("step", [p.label for p in plans], "", "step name"),
             "step_kind": _var("step", [p.kind for p in plans], "", "step kind"),
@@ -55,11 +92,11 @@ def plan_dataset(plans) -> xr.Dataset:
             "step_medium": _var("step", [p.medium.name for p in plans], "", "medium during the spin"),
             "step_liquid_per_tube": _var("step", [p.liquid_per_tube for p in plans], "m3", "liquid in each tube"),
         },
-        coords={"step": np.arange(len(plans))},
+        {"step": ("step", np.arange(len(plans)))},
     )
 
 
-def fraction_dataset(run: Run, protein_ug: np.ndarray) -> xr.Dataset | None:
+def fraction_summary(run: Run, protein_ug: np.ndarray) -> Summary | None:
     """The last fractionation of the run (dims fraction, population, size_bin; the medium along ``radius`` at the
     end of the gradient spin before it), or None if the protocol has none."""
     records = [(i, s) for i, s in enumerate(run.steps) if "fraction_counts" in s.extra]
@@ -78,7 +115,7 @@ def fraction_dataset(run: Run, protein_ug: np.ndarray) -> xr.Dataset | None:
     sizes = rec.extra["fraction_size_counts"].astype(float) * weight[None, :, None]
     n_frac = sim.shape[0]
     centres = np.sqrt(SIZE_BINS[1:] * SIZE_BINS[:-1])
-    return xr.Dataset(
+    return Summary(
         {
             "fraction_density": _var("fraction", plan.fraction_density, "kg/m3",
                                      "medium density of the fraction at the end of the spin (refractometer)"),
@@ -102,10 +139,10 @@ def fraction_dataset(run: Run, protein_ug: np.ndarray) -> xr.Dataset | None:
             "medium_density_initial": _var("radius", spin.density_table[0], "kg/m3",
                                            "medium density along the gradient tube as layered"),
         },
-    ).assign_coords(radius=("radius", spin.grid, {"units": "m", "long_name": "distance from the rotation axis"}),
-                    size_bin=("size_bin", centres, {"units": "m", "long_name": "diameter (geometric bin centre)"}),
-                    fraction=("fraction", np.arange(1, n_frac + 1),
-                              {"units": "1", "long_name": f"fraction number, collected from the {_side(plan)}"}))
+        {"radius": ("radius", spin.grid, {"units": "m", "long_name": "distance from the rotation axis"}),
+         "size_bin": ("size_bin", centres, {"units": "m", "long_name": "diameter (geometric bin centre)"}),
+         "fraction": ("fraction", np.arange(1, n_frac + 1),
+                      {"units": "1", "long_name": f"fraction number, collected from the {_side(plan)}"})})
 
 
 def _side(plan) -> str:
@@ -114,6 +151,12 @@ def _side(plan) -> str:
 
 def to_dataset(run: Run) -> xr.Dataset:
     """The run as a Dataset (dims: population, step, place)."""
+    return summarize(run).to_dataset()
+
+
+def summarize(run: Run) -> Summary:
+    """The run's results variables (dims: population, step, place; fraction, size_bin, radius after a
+    fractionation), as numpy arrays."""
     sample, protocol = run.sample, run.protocol
     pops = sample.populations
     n_sim = run.particles.n_sim.astype(float)
@@ -135,7 +178,7 @@ def to_dataset(run: Run) -> xr.Dataset:
     ppug, ppug_err = _ratio_stderr(countable, np.ones_like(countable), protein_ug, product, var_product)
     plans = [s.plan for s in run.steps]
     last = plans[-1]
-    ds = xr.Dataset(
+    ds = Summary(
         {
             "input_count": _var("population", input_count, "1", "real particles in the sample"),
             "product_count": _var("population", product, "1", "real particles in the product"),
@@ -165,9 +208,9 @@ def to_dataset(run: Run) -> xr.Dataset:
                                  "1 for populations seen by particle counting (NTA)"),
             "protein_per_particle": _var("population", protein_ug, "ug", "protein mass per particle"),
         },
-        coords={"population": [p.name for p in pops], "step": np.arange(len(plans)), "place": list(PLACES)},
-    ).merge(plan_dataset(plans))
-    fractions = fraction_dataset(run, protein_ug)
+        {"population": ("population", np.array([p.name for p in pops])), "place": ("place", np.array(PLACES))},
+    ).merge(plan_summary(plans))
+    fractions = fraction_summary(run, protein_ug)
     if fractions is not None:
         ds = ds.merge(fractions)
     settings = run.settings
@@ -196,6 +239,7 @@ PARTICLE_PREFIX = "particle_"
 
 def particles_dataset(run: Run) -> xr.Dataset:
     """Per-particle arrays along the dimension ``particle`` (variables named ``particle_*``)."""
+    import xarray as xr
     p, dev = run.particles, run.device
     places = ", ".join(f"{i}={name}" for i, name in enumerate(PLACES))
     return xr.Dataset({

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..config import Protocol, Sample
 
 # step kind -> module of this package
 METHODS = {"centrifuge": "centrifuge", "wash": "centrifuge", "gradient": "gradient", "fractionate": "fractionate"}
@@ -38,3 +42,25 @@ class PlanContext:
             from ..physics.gradient_media import load_gradient_media
             self._gradient_media = load_gradient_media()
         return self._gradient_media
+
+
+def plan_protocol(protocol: Protocol, sample: Sample, rotors=None, media=None) -> list:
+    """Plan every step (tubes, runs, volumes, media) before any simulation; ConfigError if it cannot work.
+    Imports no numpy for centrifuge steps: ``exosim plan`` starts fast."""
+    from ..config import load_media, load_rotors, source_of
+    from ..errors import ConfigError
+    ctx = PlanContext(rotors or load_rotors(), media or load_media(), protocol.temperature, source_of(protocol),
+                      sample)
+    volume = sample.volume
+    medium = ctx.media[sample.medium]
+    plans = []
+    for i, step in enumerate(protocol.steps):
+        module = method(step.kind)
+        nxt = getattr(module, "NEXT_STEP", None)
+        if nxt and (i + 1 == len(protocol.steps) or protocol.steps[i + 1].kind != nxt):
+            raise ConfigError(ctx.source, f"steps[{i}].kind", f"a {step.kind} step needs a {nxt} step right after "
+                                                             f"it (it leaves the particles at positions in the tube)")
+        plan = module.plan_step(i, step, volume, medium, plans[-1] if plans else None, ctx)
+        plans.append(plan)
+        volume, medium = plan.volume_out, plan.medium_out
+    return plans

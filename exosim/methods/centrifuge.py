@@ -10,8 +10,6 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from .. import fates, units
 from ..errors import ConfigError
 from ..kernels import layout as K
@@ -19,7 +17,11 @@ from ..physics import media as media_phys
 from ..physics import rotors as geom
 
 if TYPE_CHECKING:  # the validated configuration, read here, never imported at run time (docs/architecture.md)
+    import numpy as np
+
     from ..config import Centrifuge, Medium, Rotor, Wash
+
+# numpy is imported by the functions that run kernels: planning (``exosim plan``) does without it.
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ def plan_spin(index: int, step: Centrifuge | Wash, volume: float, medium: Medium
 def kernel_params(geometry, rho_medium: float, viscosity: float, temperature: float, *, brownian: bool = True,
                   wall_loss: float = 0.0, absorbing: bool = True, record: bool = False) -> np.ndarray:
     """The parameter vector of kernels.spin for a tube geometry and a medium (SI)."""
+    import numpy as np
     prm = np.zeros(K.N_PARAMS)
     prm[K.P_RHO_MEDIUM] = rho_medium
     prm[K.P_VISCOSITY] = viscosity
@@ -185,6 +188,7 @@ def run_tube(device, geometry, prm: np.ndarray, segments: np.ndarray, diameter, 
     particle i has global id pid0 + i. Returns (outcome uint8 array, positions (n, 3) [m] or None), on the device.
     Results do not depend on ``chunk``: random numbers are keyed by global particle id.
     """
+    import numpy as np
     xp = device.xp
     n = diameter.shape[0]
     ks = device.kernels()

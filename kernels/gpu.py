@@ -20,7 +20,7 @@ SPIN_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:], boolean[:], flo
                   "float64[:, :])")
 SAMPLE_SIGNATURE = "(int64, int64, int64, int64, float64, float64, float64, float64, float64[:])"
 GRADIENT_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:], boolean[:], float64[:], float64[:, :], "
-                      "float64[:, :], float64[:, :], uint8[:], float64[:])")
+                      "float64[:, :], float64[:, :], float64[:, :], uint8[:], float64[:])")
 
 
 def spin_swinging(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):
@@ -43,10 +43,12 @@ def spin_fixed(pid0, step, seed, diameter, density, active, prm, seg, outcome, p
             pos[i, 2] = z
 
 
-def spin_gradient(pid0, step, seed, diameter, density, active, prm, seg, rho_tab, eta_tab, outcome, pos):
+def spin_gradient(pid0, step, seed, diameter, density, active, prm, seg, rho_tab, eta_tab, geo_tab, outcome,
+                  pos):
     i = cuda.grid(1)
     if i < diameter.shape[0] and active[i]:
-        o, r = gradient_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg, rho_tab, eta_tab)
+        o, r = gradient_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg, rho_tab, eta_tab,
+                            geo_tab)
         outcome[i] = o
         pos[i] = r
 

@@ -1,4 +1,4 @@
-"""One particle through one spin in a density gradient (swinging bucket): scalar functions for the CPU and CUDA loops.
+"""One particle through one spin in a density gradient: scalar functions for the CPU and CUDA loops.
 
 The medium's density and viscosity are tables on a uniform grid in radius and time (``rho_tab[k, j]``,
 ``eta_tab[k, j]``: time k * P_TAB_DT from the start of the run, radius P_TAB_R0 + j * P_TAB_DR), computed on the
@@ -7,6 +7,10 @@ host by the Lamm solver as the gradient evolves, and read here by bilinear inter
 The radial motion is the Ito equation dr = f(r) dt + sqrt(2 D(r)) dW with
 f(r) = s(r) omega^2 r + dD/dr, s(r) = d^2 (rho_p - rho_m(r)) / (18 eta(r)), D(r) = kB T / (3 pi eta(r) d)
 (docs/reference/physics.md: the dD/dr term keeps the Boltzmann distribution right where the viscosity varies).
+In a tube whose section A(r) varies along the radius (fixed angle; exosim.physics.column) f gains the geometric
+drift D d ln A/dr, tabulated in row 0 of ``geo_tab`` on the medium tables' radial grid (zeros for a swinging
+bucket's constant section), and a particle starts uniformly in volume: row 1 holds prm[P_START_N] radii at equal
+volume steps across the loaded zone (with P_START_N <= 2 the start is uniform in r between P_START_LO and HI).
 Each substep linearises the drift about the particle's position, f(r) ~ b + a (r - r0), and takes the exact
 transition of that linear (Ornstein-Uhlenbeck) equation: mean r0 + b h phi1(a h), variance 2 D h phi1(2 a h),
 phi1(x) = (e^x - 1) / x. Where the medium is homogeneous f is exactly A r and the step is exact (it equals the
@@ -25,8 +29,8 @@ from numba.extending import register_jitable
 
 from .formulas import (bridge_crossing_probability, bridge_may_cross, diffusion_coefficient, may_touch,
                        reflection_push)
-from .layout import (P_BROWNIAN, P_R_MAX, P_R_MENISCUS, P_START_HI, P_START_LO, P_TAB_DR, P_TAB_DT, P_TAB_R0,
-                     P_TEMPERATURE, STREAM_SPIN, SUPERNATANT)
+from .layout import (P_BROWNIAN, P_R_MAX, P_R_MENISCUS, P_START_HI, P_START_LO, P_START_N, P_TAB_DR, P_TAB_DT,
+                     P_TAB_R0, P_TEMPERATURE, STREAM_SPIN, SUPERNATANT)
 from .philox import box_muller, random_words, uniform_open
 from .spin import AH_MAX, DRAW_START, DRAW_STEP0, WALL_SEPARATION, pellet_outcome
 
@@ -74,7 +78,22 @@ def medium_at(r, t, prm, rho_tab, eta_tab):
 
 
 @register_jitable
-def local_drift(r, t, w2, diameter, rho_particle, prm, rho_tab, eta_tab):
+def log_area_slope(r, prm, geo_tab):
+    """(g, dg/dr): g = d ln A/dr [1/m] of the tube's section at radius r [m], linearly interpolated in row 0 of
+    ``geo_tab`` (the medium tables' radial grid; held constant beyond its first and last points)."""
+    n_r = geo_tab.shape[1]
+    dr = prm[P_TAB_DR]
+    x = (r - prm[P_TAB_R0]) / dr
+    j = min(max(int(math.floor(x)), 0), n_r - 2)
+    fx = min(max(x - j, 0.0), 1.0)
+    g0 = geo_tab[0, j]
+    g1 = geo_tab[0, j + 1]
+    slope = (g1 - g0) / dr if 0.0 <= x <= n_r - 1.0 else 0.0
+    return g0 + fx * (g1 - g0), slope
+
+
+@register_jitable
+def local_drift(r, t, w2, diameter, rho_particle, prm, rho_tab, eta_tab, geo_tab):
     """(b, a, D, s): drift f(r) [m/s], its slope df/dr [1/s], the diffusion coefficient [m^2/s] and the
     sedimentation coefficient [s] at radius r [m], run time t [s], omega^2 w2 [rad^2/s^2] (module docstring)."""
     rho_m, drho, eta, deta = medium_at(r, t, prm, rho_tab, eta_tab)
@@ -83,23 +102,32 @@ def local_drift(r, t, w2, diameter, rho_particle, prm, rho_tab, eta_tab):
     ds = -k * (drho + (rho_particle - rho_m) * deta / eta) / eta
     d = prm[P_BROWNIAN] * diffusion_coefficient(diameter, prm[P_TEMPERATURE], eta)
     dd = -d * deta / eta  # dD/dr, the Ito term
-    return s * w2 * r + dd, (ds * r + s) * w2, d, s
+    g, dg = log_area_slope(r, prm, geo_tab)  # geometric drift D d ln A/dr (0 for a constant section)
+    return s * w2 * r + dd + d * g, (ds * r + s) * w2 + d * dg + dd * g, d, s
 
 
 @register_jitable
-def gradient_start(pid, step, seed, prm):
-    """Starting radius [m], uniform between prm[P_START_LO] and prm[P_START_HI] (the loaded zone)."""
+def gradient_start(pid, step, seed, prm, geo_tab):
+    """Starting radius [m], uniform in volume across the loaded zone: uniform in r between prm[P_START_LO] and
+    prm[P_START_HI] for a constant section, else interpolated in the equal-volume radii of geo_tab row 1."""
     w = random_words(pid, step, DRAW_START, seed, STREAM_SPIN)
-    lo = prm[P_START_LO]
-    return lo + (prm[P_START_HI] - lo) * uniform_open(w[0])
+    u = uniform_open(w[0])
+    n_q = int(prm[P_START_N])
+    if n_q <= 2:
+        lo = prm[P_START_LO]
+        return lo + (prm[P_START_HI] - lo) * u
+    x = u * (n_q - 1)
+    j = min(int(math.floor(x)), n_q - 2)
+    return geo_tab[1, j] + (x - j) * (geo_tab[1, j + 1] - geo_tab[1, j])
 
 
 @register_jitable
-def gradient_run(pid, step, seed, diameter, rho_particle, prm, seg, rho_tab, eta_tab):
+def gradient_run(pid, step, seed, diameter, rho_particle, prm, seg, rho_tab, eta_tab, geo_tab):
     """Radial motion of one particle through one spin in an evolving medium (module docstring).
 
     Args: global particle id, protocol step, seed; diameter [m], density [kg/m^3]; prm (kernels.layout);
-    seg (n, 2) segments (duration [s], mean omega^2 [rad^2/s^2]); medium tables [kg/m^3], [Pa s].
+    seg (n, 2) segments (duration [s], mean omega^2 [rad^2/s^2]); medium tables [kg/m^3], [Pa s]; geo_tab (2, n)
+    geometry table (module docstring).
     Returns (outcome, r [m]): PELLET or PELLET_LOST at the bottom radius, else SUPERNATANT ("in the liquid") and
     the final radius, which the fractionation that follows reads.
     """
@@ -108,14 +136,14 @@ def gradient_run(pid, step, seed, diameter, rho_particle, prm, seg, rho_tab, eta
     width = b_wall - r_men
     cell = min(MAX_CELLS * prm[P_TAB_DR], COLUMN_SHARE * width)
     dt_tab = prm[P_TAB_DT]
-    r = gradient_start(pid, step, seed, prm)
+    r = gradient_start(pid, step, seed, prm, geo_tab)
     t = 0.0
     k = 0
     for j in range(seg.shape[0]):
         left = seg[j, 0]
         w2 = seg[j, 1]
         while left > 0.0:
-            b, a, d, s = local_drift(r, t, w2, diameter, rho_particle, prm, rho_tab, eta_tab)
+            b, a, d, s = local_drift(r, t, w2, diameter, rho_particle, prm, rho_tab, eta_tab, geo_tab)
             h = left
             row_end = (math.floor(t / dt_tab) + 1.0) * dt_tab - t
             if row_end <= MIN_STEP:  # at a row boundary (to rounding): the next row's end

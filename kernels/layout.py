@@ -38,4 +38,5 @@ P_TAB_DR = 17      # gradient: radial spacing of the medium tables [m]
 P_TAB_DT = 18      # gradient: time between rows of the medium tables [s]
 P_START_LO = 19    # gradient: the loaded zone, radii [m] between which particles start
 P_START_HI = 20
-N_PARAMS = 21
+P_START_N = 21     # gradient: start radii at equal volume steps in row 1 of the geometry table (<= 2: uniform in r)
+N_PARAMS = 22

@@ -136,15 +136,6 @@ steps:
     assert info.value.field == "steps[1].kind" and "gradient" in info.value.problem
 
 
-def test_fixed_angle_gradient_is_refused(tmp_path, sample):
-    text = GRADIENT.format(medium="iodixanol", layers="[{conc: 20 %, volume: 10 mL}]", load="top",
-                           duration="1 h", collect="top", keep="{fractions: [1]}", extra="").replace(
-        "SW 41 Ti", "Type 70 Ti")
-    with pytest.raises(ConfigError) as info:
-        plan_protocol(load_protocol(write(tmp_path, "p.yaml", text)), sample)
-    assert info.value.field == "steps[0].rotor" and "swinging" in info.value.problem
-
-
 def test_every_particle_is_booked_and_fractions_add_up(tmp_path, sample):
     """After the fractionation: kept fractions are the product, the other fractions fraction_discarded, the pellet
     pellet_discarded; per population the fraction counts plus the pellet equal the input; the aggregate

@@ -1,8 +1,10 @@
 """Fractionation of a gradient tube: equal-volume fractions from the top (pipette, piston fractionator) or from the
 bottom (needle), read from the particles' positions after the gradient spin; some fractions are kept.
 
-Geometry (swinging bucket, constant cross-section): the liquid fills r_meniscus..r_bottom, so equal volumes are
-equal lengths along the radius. Fraction 0 is the first one collected. The pellet is not a fraction: it stays in
+Geometry: the liquid fills r_meniscus..r_bottom of the gradient spin's column (exosim.physics.column); a
+fraction is an equal volume of it, so its boundaries are the radii at equal volume steps (equal lengths in a
+swinging bucket's constant section; a fixed-angle tube's layers reorient volume for volume as the rotor stops,
+methods/gradient.py). Fraction 0 is the first one collected. The pellet is not a fraction: it stays in
 the tube and is discarded with it.
 """
 from __future__ import annotations
@@ -41,10 +43,17 @@ class FractionPlan:
     rpm: float = 0.0
 
 
-def fraction_edges(r_meniscus: float, r_bottom: float, n: int, from_top: bool = True) -> np.ndarray:
-    """Radii [m] of the boundaries of n equal-volume fractions of a constant-cross-section column, in collection
-    order: from the meniscus down when ``from_top``, else from the bottom up."""
-    edges = np.linspace(r_meniscus, r_bottom, n + 1)
+def fraction_edges(r_meniscus: float, r_bottom: float, n: int, from_top: bool = True,
+                   column=None) -> np.ndarray:
+    """Radii [m] of the boundaries of n equal-volume fractions of the liquid between r_meniscus and r_bottom [m],
+    in collection order: from the meniscus down when ``from_top``, else from the bottom up. ``column``: a
+    physics.column.Column (default: a constant section)."""
+    if column is None or column.uniform:
+        edges = np.linspace(r_meniscus, r_bottom, n + 1)
+    else:
+        v_men, v_bot = column.volume_beyond(r_meniscus), column.volume_beyond(r_bottom)
+        edges = np.asarray(column.radius_at_volume(np.linspace(v_men, v_bot, n + 1)), dtype=np.float64)
+        edges[0], edges[-1] = r_meniscus, r_bottom
     return edges if from_top else edges[::-1].copy()
 
 
@@ -52,23 +61,26 @@ def fraction_of(position, edges: np.ndarray, xp=np):
     """Fraction index of each radius [m] (device array) for ``edges`` in collection order; -1 for a particle in the
     pellet (position beyond the bottom, stored as +inf) or not positioned (nan)."""
     n = edges.shape[0] - 1
-    lo, hi = min(edges[0], edges[-1]), max(edges[0], edges[-1])
-    depth = (position - lo) / (hi - lo) * n
-    idx = xp.clip(xp.floor(xp.nan_to_num(depth, nan=-1.0, posinf=-1.0)).astype(np.int64), -1, n - 1)
-    idx = xp.where(position == hi, n - 1, idx)   # a particle exactly at the bottom, not pelleted
+    asc = np.sort(np.asarray(edges, dtype=np.float64))
+    hi = asc[-1]
+    idx = xp.searchsorted(xp.asarray(asc[1:-1]), xp.nan_to_num(position, nan=-np.inf, posinf=-np.inf),
+                          side="right").astype(np.int64)
+    idx = xp.where((position >= asc[0]) & (position <= hi), idx, -1)
     if edges[0] > edges[-1]:  # collected from the bottom
         idx = xp.where(idx >= 0, n - 1 - idx, idx)
     return xp.where(xp.isfinite(position), idx, -1)
 
 
-def column_average(values: np.ndarray, grid: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Mean of ``values`` (on the radial ``grid`` [m]) over each fraction (edges in collection order): what a
-    refractometer reads from a mixed fraction. Trapezoid rule on a fine resampling."""
+def column_average(values: np.ndarray, grid: np.ndarray, edges: np.ndarray, column=None) -> np.ndarray:
+    """Volume-weighted mean of ``values`` (on the radial ``grid`` [m]) over each fraction (edges in collection
+    order): what a refractometer reads from a mixed fraction. Weights: the column's section A(r) (constant when
+    ``column`` is None or uniform); trapezoid rule on a fine resampling."""
     out = np.empty(edges.shape[0] - 1)
     for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
         lo, hi = min(a, b), max(a, b)
         x = np.linspace(lo, hi, 65)
-        out[i] = np.trapezoid(np.interp(x, grid, values), x) / (hi - lo)
+        wgt = np.ones_like(x) if column is None or column.uniform else column.area_at(x)
+        out[i] = np.trapezoid(np.interp(x, grid, values) * wgt, x) / np.trapezoid(wgt, x)
     return out
 
 
@@ -83,9 +95,10 @@ def plan_step(index: int, step, volume: float, medium, previous, ctx) -> Fractio
     if not isinstance(previous, GradientPlan):
         raise ConfigError(ctx.source, f"{where}.kind", "fractionate needs a gradient step right before it "
                                                         "(particles have positions only after a gradient spin)")
-    edges = fraction_edges(previous.r_meniscus, previous.r_bottom, step.fractions, step.collect == "top")
-    rho = column_average(previous.density_final, previous.grid, edges)
-    w = column_average(previous.w_final, previous.grid, edges)
+    col = previous.column
+    edges = fraction_edges(previous.r_meniscus, previous.r_bottom, step.fractions, step.collect == "top", col)
+    rho = column_average(previous.density_final, previous.grid, edges, col)
+    w = column_average(previous.w_final, previous.grid, edges, col)
     if step.keep.fractions is not None:
         kept = np.zeros(step.fractions, bool)
         kept[np.asarray(step.keep.fractions) - 1] = True

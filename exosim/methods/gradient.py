@@ -1,12 +1,23 @@
-"""Density-gradient ultracentrifugation (rate-zonal and isopycnic) in swinging-bucket tubes: planning (layers,
-loading, tubes, the medium's own evolution by the Lamm equation) and the kernel call that leaves every particle
-at a position in the tube or in the pellet.
+"""Density-gradient ultracentrifugation (rate-zonal and isopycnic) in swinging-bucket and fixed-angle tubes:
+planning (layers, loading, tubes, the medium's own evolution by the Lamm equation) and the kernel call that leaves
+every particle at a position in the tube or in the pellet.
 
 The medium: layers are stacked from the tube bottom up, the material is loaded on top (rate-zonal), into the
 bottom layer (flotation) or mixed into the whole column; the solute's mass concentration c = w rho [kg/m^3] then
-evolves by the Lamm equation (constant cross-section, reflecting bottom; exosim.physics.lamm) with the solute's
-own concentration-dependent s and D (exosim.physics.gradient_media). Its density and viscosity, tabulated on the
+evolves by the Lamm equation (reflecting bottom; exosim.physics.lamm) with the solute's own
+concentration-dependent s and D (exosim.physics.gradient_media). Its density and viscosity, tabulated on the
 solver's cells every ``TABLE_ROWS``-th of the run, are what the particles feel (kernels/gradient.py).
+
+Geometry: everything is 1-D in the distance r from the rotation axis, along the liquid column of the tube
+(exosim.physics.column): a constant section in a swinging bucket; in a fixed-angle tube the section A(r) of the
+tilted cylinder. Layers and the loaded zone are placed by volume: a layer poured upright reorients, volume for
+volume, to the surfaces r = const as the rotor accelerates (Sheeler 1981, Centrifugation in Biology and Medical
+Science, ch. 8: reorienting gradients), and back to horizontal layers as it stops, so a fraction taken by volume
+from the top after the run holds what lay between the corresponding volumes from the meniscus during it. The
+fixed-angle tube's geometric cylinder may hold less or more than the nominal tube volume (physics.md); its volumes
+are scaled to it. Particles meet no wall in this 1-D picture: in a fixed-angle tube a particle that reaches the
+outer wall slides along it toward larger r, which the radial coordinate already describes (at the wall's slower
+speed in reality; not modelled).
 """
 from __future__ import annotations
 
@@ -76,6 +87,8 @@ class GradientPlan(RotorRun):
     r_meniscus: float
     r_bottom: float
     start: tuple               # radii [m] between which the loaded particles start
+    column: object             # the liquid column along the radius (physics.column.Column)
+    volume_scale: float        # column volume per nominal tube volume [1]
     grid: np.ndarray           # Lamm cell centres [m]
     times: np.ndarray          # table rows [s from the start of the run]
     density_table: np.ndarray  # (rows, cells) [kg/m^3]
@@ -98,23 +111,35 @@ def _fail(source, where, problem):
     raise ConfigError(source, where, problem)
 
 
-def initial_profile(grid, r_meniscus, r_bottom, layers_w, layers_v, load, load_len, sample_w):
+def initial_profile(grid, column, layers_w, layers_v, load_end, sample_w):
     """Solute mass fraction [1] at each radius of ``grid`` [m]: layers (w as a number, or (top, bottom) for a
-    linear layer) stacked from the bottom up with their lengths [m], and the loaded zone."""
+    linear layer, linear in volume) stacked from the bottom up with their volumes [m^3] in ``column`` (a
+    physics.column.Column), and the material loaded on top down to the radius ``load_end`` [m]."""
     w = np.empty_like(grid)
-    top = r_bottom
-    for wl, length in zip(layers_w, layers_v):
-        lo = top - length
-        inside = (grid >= lo) & (grid <= top)
+    below = 0.0
+    v_grid = column.volume_beyond(grid)
+    for wl, vol in zip(layers_w, layers_v):
+        inside = (v_grid >= below) & (v_grid <= below + vol)
         if isinstance(wl, tuple):
             w_top, w_bot = wl
-            w[inside] = w_top + (w_bot - w_top) * (grid[inside] - lo) / max(length, 1e-300)
+            w[inside] = w_bot + (w_top - w_bot) * (v_grid[inside] - below) / max(vol, 1e-300)
         else:
             w[inside] = wl
-        top = lo
-    if load == "top":
-        w[grid < r_meniscus + load_len] = sample_w
+        below += vol
+    w[grid < load_end] = sample_w
     return w
+
+
+def liquid_column(rotor):
+    """(Column, scale): the tube's liquid column along the radius (exosim.physics.column) and the factor from the
+    nominal tube volume to the column's geometric volume (1 for a swinging bucket)."""
+    from ..physics import column
+
+    if rotor.kind == "swinging":
+        return column.Column.constant(rotor.r_min, rotor.r_max, rotor.tube_volume), 1.0
+    tube = geom.FixedAngleTube.from_rotor(rotor.r_min, rotor.r_max, rotor.angle, rotor.tube_diameter)
+    col = column.fixed_angle(tube)
+    return col, col.volume / rotor.tube_volume
 
 
 NEXT_STEP = "fractionate"  # the particles' positions must be read before the material is mixed again
@@ -136,9 +161,6 @@ def plan_gradient(index: int, step, volume: float, medium, ctx) -> GradientPlan:
     src = ctx.source
     where = f"steps[{index}]"
     rotor = ctx.rotors[step.rotor]
-    if rotor.kind != "swinging":
-        _fail(src, f"{where}.rotor", f"{rotor.name} is a fixed-angle rotor; density gradients are modelled in "
-                                     f"swinging-bucket rotors only")
     gm = ctx.gradient_media.get(step.medium)
     if gm is None:
         _fail(src, f"{where}.medium", f"unknown gradient medium {step.medium!r}; known gradient media: "
@@ -166,23 +188,28 @@ def plan_gradient(index: int, step, volume: float, medium, ctx) -> GradientPlan:
     tubes = max(1, math.ceil(volume / load_cap * (1 - 1e-9)))
     load = volume / tubes
     liquid = v_layers + load
-    r_men = geom.swinging_radius_at_volume(rotor.r_min, rotor.r_max, rotor.tube_volume, liquid)
-    b = rotor.r_max
-    per_m = (b - r_men) / liquid  # radial length per volume [m/m^3] (constant cross-section)
-    load_len = load * per_m
+    col, scale = liquid_column(rotor)
+
+    def radius(v):  # radius [m] with v [m^3, nominal] of liquid beyond it
+        return float(col.radius_at_volume(v * scale))
+
+    r_men = radius(liquid)
+    b = col.r_max
     sample_w = float(medium.w) if isinstance(medium, Mixture) and medium.solute is gm else 0.0
-    lengths = [layer.volume * per_m for layer in step.layers]
+    volumes = [layer.volume * scale for layer in step.layers]
+    load_end = r_men
     if step.load == "bottom":  # the material, brought to the bottom layer's density, joins it
-        lengths[0] += load_len
-        start = (b - lengths[0], b)
+        volumes[0] += load * scale
+        start = (radius(volumes[0] / scale), b)
     elif step.load == "mixed":  # mixed into the whole column at each layer's concentration
-        lengths = [layer.volume * (b - r_men) / v_layers for layer in step.layers]
+        volumes = [v * liquid / v_layers for v in volumes]
         start = (r_men, b)
     else:
-        start = (r_men, r_men + load_len)
+        load_end = radius(v_layers)
+        start = (r_men, load_end)
     edges = lamm.uniform_edges(r_men, b, LAMM_CELLS)
     grid = 0.5 * (edges[1:] + edges[:-1])
-    w0 = initial_profile(grid, r_men, b, layers_w, lengths, step.load, load_len, sample_w)
+    w0 = initial_profile(grid, col, layers_w, volumes, load_end, sample_w)
     omega = step.omega(rotor)
     segments = geom.speed_profile(omega, step.duration, step.accel, step.decel)
     total = float(np.sum(segments[:, 0]))
@@ -206,12 +233,12 @@ def plan_gradient(index: int, step, volume: float, medium, ctx) -> GradientPlan:
         return np.interp(c, c_grid, d_grid)
 
     c0 = np.asarray(gm.concentration(w0, "w/v", temperature))
-    res = lamm.solve(edges, c0, segments, s_of, d_of, geometry="tube", bottom="reflecting", save_times=times,
-                     iterations=1)
+    res = lamm.solve(edges, c0, segments, s_of, d_of, geometry="tube" if col.uniform else col, bottom="reflecting",
+                     save_times=times, iterations=1)
     w_t = w_of(np.asarray(res.profiles))
     rho_t = np.asarray(gm.density(w_t, temperature))
     eta_t = np.asarray(gm.viscosity(w_t, temperature))
-    w_mean = float(gm.mix(np.full(len(grid), liquid / len(grid)), w_t[-1], temperature).mass_fraction)
+    w_mean = float(gm.mix(col.cell_volumes(edges), w_t[-1], temperature).mass_fraction)
     warnings = []
     ends = [wl if isinstance(wl, tuple) else (wl, wl) for wl in layers_w]  # (top, bottom) of each layer
     for i in range(1, len(ends)):
@@ -232,7 +259,7 @@ def plan_gradient(index: int, step, volume: float, medium, ctx) -> GradientPlan:
         accel=step.accel, decel=step.decel, wall_loss=0.0, tubes=tubes,
         runs=math.ceil(tubes / rotor.places), liquid_per_tube=liquid, load_per_tube=load, volume_in=volume,
         volume_out=tubes * liquid, medium=gm, medium_out=Mixture(_base(medium, ctx), gm, w_mean),
-        r_meniscus=r_men, r_bottom=b, start=start, grid=grid, times=times, density_table=rho_t,
+        r_meniscus=r_men, r_bottom=b, start=start, column=col, volume_scale=scale, grid=grid, times=times, density_table=rho_t,
         viscosity_table=eta_t, w_initial=w0, w_final=w_t[-1], segments=segments, c_initial=c0,
         c_final=np.asarray(res.c),
         osmotic=tuple((p.osmotic.dry_density, p.osmotic.inactive_fraction) if p.osmotic else None
@@ -300,10 +327,12 @@ def effective_density(plan: GradientPlan, particles, device):
 
 
 def gradient_params(r_meniscus: float, r_bottom: float, grid: np.ndarray, times: np.ndarray, start: tuple,
-                    temperature: float, *, brownian: bool = True, wall_loss: float = 0.0) -> np.ndarray:
-    """The parameter vector of kernels.gradient (SI): a swinging tube from r_meniscus to r_bottom [m]; medium
+                    temperature: float, *, brownian: bool = True, wall_loss: float = 0.0,
+                    start_points: int = 2) -> np.ndarray:
+    """The parameter vector of kernels.gradient (SI): a liquid column from r_meniscus to r_bottom [m]; medium
     tables on the uniform radial ``grid`` [m] at the uniformly spaced ``times`` [s from the start of the run];
-    particles start uniformly between the radii ``start`` = (lo, hi) [m]; temperature [K]."""
+    particles start between the radii ``start`` = (lo, hi) [m], uniformly in r (``start_points`` <= 2) or at
+    equal volume steps from row 1 of the geometry table (``geometry_table``); temperature [K]."""
     prm = np.zeros(K.N_PARAMS)
     prm[K.P_TEMPERATURE] = temperature
     prm[K.P_BROWNIAN] = 1.0 if brownian else 0.0
@@ -314,19 +343,33 @@ def gradient_params(r_meniscus: float, r_bottom: float, grid: np.ndarray, times:
     prm[K.P_TAB_DR] = grid[1] - grid[0]
     prm[K.P_TAB_DT] = times[1] - times[0] if len(times) > 1 else 1e30
     prm[K.P_START_LO], prm[K.P_START_HI] = start
+    prm[K.P_START_N] = start_points
     return prm
+
+
+def geometry_table(column, grid: np.ndarray, start: tuple) -> np.ndarray:
+    """The kernel's geometry table (2, len(grid)) for a physics.column.Column: row 0, d ln A/dr [1/m] at the
+    medium grid's radii [m]; row 1, radii [m] at equal volume steps across ``start`` = (lo, hi) [m] (zeros and
+    unused for a constant section)."""
+    tab = np.zeros((2, len(grid)))
+    if not column.uniform:
+        tab[0] = column.log_area_slope(grid)
+        tab[1] = column.start_quantiles(start[0], start[1], len(grid))
+    return tab
 
 
 def kernel_params(plan: GradientPlan, temperature: float, *, brownian: bool = True) -> np.ndarray:
     """The parameter vector of kernels.gradient for a plan (SI)."""
     return gradient_params(plan.r_meniscus, plan.r_bottom, plan.grid, plan.times, plan.start, temperature,
-                           brownian=brownian, wall_loss=plan.wall_loss)
+                           brownian=brownian, wall_loss=plan.wall_loss,
+                           start_points=2 if plan.column.uniform else len(plan.grid))
 
 
 def run_tables(device, prm, segments, density_table, viscosity_table, diameter, density, active, *, seed: int,
-               step: int, pid0: int = 0, chunk: int = 1 << 20, progress=None):
-    """Integrate every active particle through one gradient run. Arrays on the device; returns (outcome uint8,
-    final radius [m]) on the device. Results do not depend on ``chunk`` (random numbers keyed by particle id)."""
+               step: int, pid0: int = 0, chunk: int = 1 << 20, progress=None, geo_table=None):
+    """Integrate every active particle through one gradient run. Arrays on the device; ``geo_table`` from
+    ``geometry_table`` (default: a constant section). Returns (outcome uint8, final radius [m]) on the device.
+    Results do not depend on ``chunk`` (random numbers keyed by particle id)."""
     xp = device.xp
     n = diameter.shape[0]
     kernel = device.kernels().spin_gradient
@@ -334,12 +377,15 @@ def run_tables(device, prm, segments, density_table, viscosity_table, diameter, 
     seg_d = xp.asarray(np.ascontiguousarray(segments, dtype=np.float64))
     rho_d = xp.asarray(np.ascontiguousarray(density_table, dtype=np.float64))
     eta_d = xp.asarray(np.ascontiguousarray(viscosity_table, dtype=np.float64))
+    if geo_table is None:
+        geo_table = np.zeros((2, np.shape(density_table)[1]))
+    geo_d = xp.asarray(np.ascontiguousarray(geo_table, dtype=np.float64))
     outcome = xp.zeros(n, dtype=np.uint8)
     pos = xp.zeros(n, dtype=np.float64)
     for i0 in range(0, n, chunk):
         i1 = min(n, i0 + chunk)
         device.launch(kernel, i1 - i0, pid0 + i0, step, seed, diameter[i0:i1], density[i0:i1], active[i0:i1],
-                      prm_d, seg_d, rho_d, eta_d, outcome[i0:i1], pos[i0:i1])
+                      prm_d, seg_d, rho_d, eta_d, geo_d, outcome[i0:i1], pos[i0:i1])
         if progress is not None:
             progress(i1 - i0)
     return outcome, pos
@@ -359,6 +405,7 @@ def run_step(plan: GradientPlan, particles, device, *, seed: int, temperature: f
     active = particles.fate == fates.PRODUCT
     density = effective_density(plan, particles, device)
     outcome, pos = run_tables(device, prm, segments, plan.density_table, plan.viscosity_table, particles.diameter,
-                              density, active, seed=seed, step=plan.index, chunk=chunk, progress=progress)
+                              density, active, seed=seed, step=plan.index, chunk=chunk, progress=progress,
+                              geo_table=geometry_table(plan.column, plan.grid, plan.start))
     pelleted = (outcome == K.PELLET) | (outcome == K.PELLET_LOST)
     particles.position = xp.where(active, xp.where(pelleted, np.inf, pos), particles.position)

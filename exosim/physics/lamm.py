@@ -7,7 +7,8 @@ The equation (Lamm 1929, Ark. Mat. Astr. Fys. 21B(2):1; docs/reference/physics.m
     dc/dt = -(1 / r^k) d/dr [ r^k J ],      J = s omega(t)^2 r c - D dc/dr,      r_meniscus <= r <= r_bottom,
 
 with k = 1 for a **sector** (the analytical ultracentrifuge's cell: Lamm's own equation, the cross-section grows
-as r) and k = 0 for a **tube** of constant cross-section (a swinging-bucket tube as exosim's Monte Carlo models
+as r), k = 0 for a **tube** of constant cross-section, and, for any other tube, a ``physics.column.Column`` whose
+section A(r) replaces r^k (a fixed-angle tube: dc/dt = -(1/A) d/dr [A J]) (a swinging-bucket tube as exosim's Monte Carlo models
 it: ``dr = s omega^2 r dt + sqrt(2 D) dW`` along the tube, whose Fokker-Planck equation is the k = 0 form).
 The two differ at first order, not in a detail: the sector dilutes a plateau as exp(-2 s int omega^2 dt), the
 tube as exp(-s int omega^2 dt), and the pelleted fraction of a uniform start without diffusion is
@@ -86,9 +87,11 @@ def uniform_edges(r_meniscus: float, r_bottom: float, n_cells: int) -> np.ndarra
     return np.linspace(r_meniscus, r_bottom, int(n_cells) + 1)
 
 
-def cell_volumes(edges: np.ndarray, geometry: str) -> np.ndarray:
+def cell_volumes(edges: np.ndarray, geometry) -> np.ndarray:
     """Volume int r^k dr of each cell: (r1^2 - r0^2) / 2 [m^2] for a sector (per unit angle and height), r1 - r0 [m]
-    for a tube (per unit cross-section area). ``edges`` [m], increasing."""
+    for a tube (per unit cross-section area), int A dr [m^3] for a Column. ``edges`` [m], increasing."""
+    if not isinstance(geometry, str):
+        return geometry.cell_volumes(edges)
     k = _power(geometry)
     e = np.asarray(edges, dtype=np.float64)
     return 0.5 * (e[1:] ** 2 - e[:-1] ** 2) if k == 1 else np.diff(e)
@@ -239,13 +242,13 @@ class _Operator:
 @dataclass
 class _Grid:
     edges: np.ndarray
-    k: int
+    geometry: object   # "sector", "tube" or a Column
     absorbing: bool
 
     def __post_init__(self):
         e = self.edges
         self.n = len(e) - 1
-        self.volumes = cell_volumes(e, "sector" if self.k == 1 else "tube")
+        self.volumes = cell_volumes(e, self.geometry)
         x = 0.5 * (e[1:] + e[:-1])
         # interior faces, then the bottom face when it absorbs (the wall, half a cell from the last node)
         self.r_face = e[1:-1].copy()
@@ -254,7 +257,10 @@ class _Grid:
             self.r_face = np.append(self.r_face, e[-1])
             self.h_face = np.append(self.h_face, e[-1] - x[-1])
         self.n_faces = len(self.r_face)
-        self.area = self.r_face ** self.k
+        if isinstance(self.geometry, str):
+            self.area = self.r_face ** _power(self.geometry)
+        else:
+            self.area = np.asarray(self.geometry.area_at(self.r_face), dtype=np.float64)
 
 
 def solve(edges, c0, segments, s: Coefficient, D: Coefficient, *, geometry: str, bottom: str = "absorbing",
@@ -270,8 +276,9 @@ def solve(edges, c0, segments, s: Coefficient, D: Coefficient, *, geometry: str,
       s: sedimentation coefficient [s], a float or a vectorised callable s(c, r) of face concentrations (units of
         c0) and face radii [m]; negative for material lighter than the medium (it floats).
       D: diffusion coefficient [m^2/s] (>= 0), a float or a callable D(c, r) likewise.
-      geometry: ``"sector"`` (cell volume r dr: Lamm's equation, analytical-ultracentrifuge cells) or ``"tube"``
-        (constant cross-section: exosim's swinging-bucket tube and its Monte Carlo).
+      geometry: ``"sector"`` (cell volume r dr: Lamm's equation, analytical-ultracentrifuge cells), ``"tube"``
+        (constant cross-section: exosim's swinging-bucket tube and its Monte Carlo), or a ``physics.column.Column``
+        (section A(r) [m^2]; amounts then in units of c times m^3).
       bottom: ``"absorbing"`` (c = 0 at the wall; the outflow is tallied in ``pelleted``) or ``"reflecting"``.
       courant: step-size control [1]: dt <= courant x the shortest cell emptying time (module docstring).
         1 keeps the time error below the spatial one for moving boundaries; for a run to equilibrium much
@@ -282,13 +289,14 @@ def solve(edges, c0, segments, s: Coefficient, D: Coefficient, *, geometry: str,
 
     Returns: LammResult (final c, pelleted amount, initial total, saved profiles, step counts).
     """
-    k = _power(geometry)
+    if isinstance(geometry, str):
+        _power(geometry)
     if bottom not in BOTTOMS:
         raise ValueError(f"bottom must be one of {BOTTOMS}, not {bottom!r}")
     edges = np.asarray(edges, dtype=np.float64)
     if edges.ndim != 1 or len(edges) < 3 or np.any(np.diff(edges) <= 0) or edges[0] <= 0:
         raise ValueError("edges must be an increasing array of at least 3 positive radii")
-    grid = _Grid(edges, k, bottom == "absorbing")
+    grid = _Grid(edges, geometry, bottom == "absorbing")
     c = np.array(np.broadcast_to(np.asarray(c0, dtype=np.float64), (grid.n,)))
     segments = np.asarray(segments, dtype=np.float64).reshape(-1, 2)
     if np.any(segments[:, 0] < 0) or np.any(segments[:, 1] < 0):

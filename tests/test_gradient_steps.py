@@ -173,12 +173,18 @@ def test_exosomes_band_at_their_density_in_iodixanol_and_denser_in_sucrose(tmp_p
     assert rho_sucrose - rho_iodixanol > 25
 
 
-def test_cpu_and_cuda_give_the_same_positions(tmp_path, sample):
+@pytest.mark.parametrize("rotor", ["SW 41 Ti", "TLA-100.3"])
+def test_cpu_and_cuda_give_the_same_positions(tmp_path, sample, rotor):
     """The gradient kernel on the CUDA backend (simulator without a GPU) gives the same fates and fractions as the
-    CPU for the same seed."""
+    CPU for the same seed, in a swinging bucket and in a fixed-angle tube (geometric drift, volume-uniform start)."""
     from conftest import cuda_device
     dev = cuda_device()
-    prot = protocol(tmp_path, duration="2 h")
+    layers = ("[{conc: 40 %, volume: 0.8 mL}, {conc: 20 %, volume: 0.8 mL}, {conc: 10 %, volume: 0.9 mL}]"
+              if rotor != "SW 41 Ti" else "[{conc: 40 %, volume: 3 mL}, {conc: 20 %, volume: 3 mL}, "
+                                          "{conc: 10 %, volume: 3 mL}, {conc: 5 %, volume: 2.5 mL}]")
+    text = GRADIENT.format(medium="iodixanol", layers=layers, load="top", duration="2 h", collect="top",
+                           keep="{fractions: [7, 8, 9]}", extra="").replace("SW 41 Ti", rotor)
+    prot = load_protocol(write(tmp_path, "p.yaml", text))
     ref = simulate(prot, sample, n_particles=24, seed=5, device=CPU(), keep_particles=True)
     got = simulate(prot, sample, n_particles=24, seed=5, device=dev, keep_particles=True)
     np.testing.assert_array_equal(got.particle_fate.values, ref.particle_fate.values)

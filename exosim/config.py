@@ -41,6 +41,11 @@ Temperature = Annotated[float, _si("temperature", positive=True)]
 Speed = Annotated[float, _si("angular_speed", positive=True)]
 Angle = Annotated[float, _si("angle", positive=True)]
 Fraction = Annotated[float, _si("fraction", nonnegative=True)]
+Pressure = Annotated[float, _si("pressure", positive=True)]
+Area = Annotated[float, _si("area", positive=True)]
+ArealDensity = Annotated[float, _si("areal_density", positive=True)]
+Flux = Annotated[float, _si("velocity", positive=True)]
+Permeability = Annotated[float, _si("permeability", positive=True)]
 
 
 def _rcf(value):
@@ -71,6 +76,21 @@ def _in_catalog(catalog: str, what: str):
 
 MediumName = Annotated[str, _in_catalog("media", "medium")]
 RotorName = Annotated[str, _in_catalog("rotors", "rotor")]
+def _membrane_ref(value, info: ValidationInfo):
+    """A membrane of the catalog in the validation context, or the path of a membrane YAML file."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected a membrane name or a .yaml file, got {value!r}")
+    known = (info.context or {}).get("membranes")
+    if known is None or value in known:
+        return value
+    if value.endswith((".yaml", ".yml")):
+        if not Path(value).is_file():
+            raise ValueError(f"no membrane file {value!r}")
+        return value
+    raise ValueError(_unknown("membrane", value, known) + " (or give the path of a membrane .yaml file)")
+
+
+MembraneName = Annotated[str, AfterValidator(_membrane_ref)]
 
 
 class Strict(BaseModel):
@@ -126,6 +146,38 @@ class Medium(Strict):
     density_offset: DensityOffset = 0.0
     viscosity_factor: float = Field(1.0, gt=0)
     source: str = ""
+
+
+class Membrane(Strict):
+    """A filtration membrane (configs/membranes/): its pores, thickness and pressure rating. Track-etched
+    membranes give their pore diameter and pore density; polymeric ones their nominal molecular-weight cut-off and
+    clean-water permeability, from which exosim derives a pore-size distribution (docs/filtration.md)."""
+
+    name: str
+    kind: Literal["track_etch", "polymeric"]
+    material: str = ""
+    pore_diameter: Optional[Length] = None     # track-etch: median pore diameter
+    pore_gsd: float = Field(1.1, ge=1.0, le=3.0)  # geometric standard deviation of the pore diameters
+    pore_density: Optional[ArealDensity] = None  # track-etch: pores per area
+    mwco: Optional[PositiveMass] = None        # polymeric: nominal cut-off, e.g. '100 kDa'
+    mwco_marker: Literal["protein", "dextran"] = "protein"  # what the cut-off was rated with
+    permeability: Optional[Permeability] = None  # polymeric: clean-water hydraulic permeability at 20 degC
+    thickness: Length                          # pore length (track-etch) or selective skin (polymeric)
+    max_pressure: Pressure
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _kind_fields(self):
+        need = {"track_etch": ("pore_diameter", "pore_density"), "polymeric": ("permeability",)}[self.kind]
+        for field in need:
+            if getattr(self, field) is None:
+                raise _FieldError(field, f"a {self.kind.replace('_', '-')} membrane needs {field}")
+        if self.kind == "polymeric" and (self.mwco is None) == (self.pore_diameter is None):
+            raise _FieldError("mwco", "a polymeric membrane needs exactly one of mwco (ultrafiltration) and "
+                                      "pore_diameter (microfiltration)")
+        if self.kind == "track_etch" and self.mwco is not None:
+            raise _FieldError("mwco", "a track-etched membrane is rated by pore_diameter, not mwco")
+        return self
 
 
 # ---------------------------------------------------------------- samples
@@ -485,8 +537,48 @@ class Fractionate(Strict):
         return self
 
 
-STEP_KINDS = ("centrifuge", "wash", "gradient", "fractionate")
-Step = Annotated[Union[Centrifuge, Wash, Gradient, Fractionate], Field(discriminator="kind")]
+class Filter(Strict):
+    """Dead-end filtration of the material through a membrane at constant pressure or constant flux; keep the
+    filtrate or the retentate (docs/filtration.md)."""
+
+    kind: Literal["filter"]
+    name: Optional[str] = None
+    membrane: MembraneName
+    area: Area
+    pressure: Optional[Pressure] = None
+    flux: Optional[Flux] = None
+    keep: Literal["filtrate", "retentate"] = "filtrate"
+    hold_up: VolumeOrZero = 0.0       # material left on the feed side, never filtered (the retentate's volume)
+    stop_flux: Fraction = 0.01        # constant pressure: stop when the flux falls below this share of its start
+    pore_deposition: Fraction = 0.0   # probability that a particle passing a pore deposits in it
+    batches: int = Field(256, ge=8, le=65536)  # numerical: arrivals processed in this many shares of the filtrate
+    resuspend: Optional[LiquidSpec] = None  # keep retentate: take it up in this liquid instead
+
+    @model_validator(mode="after")
+    def _drive(self, info: ValidationInfo):
+        if (self.pressure is None) == (self.flux is None):
+            raise ValueError("give exactly one of pressure and flux")
+        if self.stop_flux >= 1.0:
+            raise _FieldError("stop_flux", "must be below 100 %")
+        if self.pore_deposition > 1.0:
+            raise _FieldError("pore_deposition", "must be at most 100 %")
+        membrane = ((info.context or {}).get("membranes") or {}).get(self.membrane)
+        if membrane is None and self.membrane.endswith((".yaml", ".yml")):
+            membrane = load_membrane_file(self.membrane)
+        if membrane is not None and self.pressure is not None and self.pressure > membrane.max_pressure * (1 + 1e-9):
+            raise _FieldError("pressure", f"{units.fmt(self.pressure, 'Pa', 'bar')} exceeds the "
+                                          f"{units.fmt(membrane.max_pressure, 'Pa', 'bar')} rating of {membrane.name}")
+        if self.resuspend is not None and self.keep != "retentate":
+            raise _FieldError("resuspend", "only a kept retentate is taken up in a liquid")
+        media = (info.context or {}).get("media")
+        if media is not None and self.resuspend is not None and self.resuspend.medium \
+                and self.resuspend.medium not in media:
+            raise _FieldError("resuspend", _unknown("medium", self.resuspend.medium, media))
+        return self
+
+
+STEP_KINDS = ("centrifuge", "wash", "gradient", "fractionate", "filter")
+Step = Annotated[Union[Centrifuge, Wash, Gradient, Fractionate, Filter], Field(discriminator="kind")]
 
 
 class Protocol(Strict):
@@ -591,6 +683,26 @@ def load_media(folder=None) -> dict[str, Medium]:
     return out
 
 
+def load_membranes(folder=None) -> dict[str, Membrane]:
+    """The membrane catalog (default: the bundled configs/membranes/), by name, one YAML file per membrane."""
+    folder = folder or CONFIG_ROOT / "membranes"
+    out = {}
+    for _, f in sorted(_catalog_entries(folder).items()):
+        membrane = _validate(Membrane, f, _read_yaml(f))
+        out[membrane.name] = membrane
+    return out
+
+
+def load_membrane_file(path) -> Membrane:
+    """One membrane from its YAML file."""
+    return _validate(Membrane, path, _read_yaml(path))
+
+
+def membrane_named(name: str, catalog: dict) -> Membrane:
+    """A membrane of ``catalog`` by name, or read from the YAML file ``name``."""
+    return catalog[name] if name in catalog else load_membrane_file(name)
+
+
 def resolve_path(name_or_path, kind: str) -> Path:
     """A config file given as a path, or by the name of a bundled one (``kind``: 'samples' or 'protocols')."""
     p = Path(name_or_path)
@@ -612,10 +724,12 @@ def load_sample(path, media: dict | None = None) -> Sample:
     return sample
 
 
-def load_protocol(path, rotors: dict | None = None, media: dict | None = None) -> Protocol:
+def load_protocol(path, rotors: dict | None = None, media: dict | None = None,
+                  membranes: dict | None = None) -> Protocol:
     """Read and validate a protocol YAML file (a path, or the name of a bundled protocol)."""
     path = resolve_path(path, "protocols")
-    ctx = {"rotors": rotors or load_rotors(), "media": media or load_media()}
+    ctx = {"rotors": rotors or load_rotors(), "media": media or load_media(),
+           "membranes": membranes or load_membranes()}
     protocol = _validate(Protocol, path, _read_yaml(path), ctx)
     protocol._source = str(path)
     return protocol

@@ -1,6 +1,8 @@
 """Where a particle can be after a step. PRODUCT is "still in the material the protocol carries on"."""
-PLACES = ("product", "supernatant_discarded", "pellet_discarded", "wall_loss", "fraction_discarded")
-PRODUCT, SUPERNATANT_DISCARDED, PELLET_DISCARDED, WALL_LOSS, FRACTION_DISCARDED = range(len(PLACES))
+PLACES = ("product", "supernatant_discarded", "pellet_discarded", "wall_loss", "fraction_discarded",
+          "filtrate_discarded", "retentate_discarded", "membrane_bound")
+(PRODUCT, SUPERNATANT_DISCARDED, PELLET_DISCARDED, WALL_LOSS, FRACTION_DISCARDED, FILTRATE_DISCARDED,
+ RETENTATE_DISCARDED, MEMBRANE_BOUND) = range(len(PLACES))
 
 
 def move(particles, mask, place: int, step: int, xp) -> None:

@@ -74,8 +74,10 @@ def _ratio_stderr(num_mask, den_mask, den_weight, counts, var_counts):
     return r, float(np.sqrt(np.sum(grad ** 2 * var_counts)))
 
 
-def plan_summary(plans) -> Summary:
-    """What every step does that does not depend on the particles (dimension ``step``)."""
+def plan_summary(plans, times=None) -> Summary:
+    """What every step does that does not depend on the particles (dimension ``step``); ``times``: each step's
+    process time [s] when the run measured it (filtration), else the plans'."""
+    times = times if times is not None else [p.process_time for p in plans]
     return Summary(
         {
             "step_label": _var("step", [p.label for p in plans], "", "step name"),
@@ -86,7 +88,8 @@ def plan_summary(plans) -> Summary:
             "step_duration": _var("step", [p.duration for p in plans], "s", "time at speed"),
             "step_tubes": _var("step", [p.tubes for p in plans], "1", "tubes spun"),
             "step_runs": _var("step", [p.runs for p in plans], "1", "rotor runs needed for all tubes"),
-            "step_time": _var("step", [p.process_time for p in plans], "s", "time in the centrifuge"),
+            "step_time": _var("step", times, "s", "process time of the step (centrifuge runs with ramps, "
+                                                 "filtration)"),
             "step_volume_in": _var("step", [p.volume_in for p in plans], "m3", "material entering the step"),
             "step_volume_out": _var("step", [p.volume_out for p in plans], "m3", "material passed on"),
             "step_medium": _var("step", [p.medium.name for p in plans], "", "medium during the spin"),
@@ -145,6 +148,31 @@ def fraction_summary(run: Run, protein_ug: np.ndarray) -> Summary | None:
                       {"units": "1", "long_name": f"fraction number, collected from the {_side(plan)}"})})
 
 
+def filtration_summary(run: Run) -> Summary | None:
+    """Flux and pressure against time of every filtration step (dims step, filtration_point; NaN for other steps
+    and beyond a step's last point), and each step's filtered volume; None without filtration."""
+    records = [s.extra for s in run.steps]
+    if not any("flux" in e for e in records):
+        return None
+    n_pt = max(len(e["flux"]) for e in records if "flux" in e)
+    shape = (len(records), n_pt)
+    t, j, p = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    vol = np.full(len(records), np.nan)
+    for i, e in enumerate(records):
+        if "flux" in e:
+            k = len(e["flux"])
+            t[i, :k], j[i, :k], p[i, :k] = e["flux_time"], e["flux"], e["pressure"]
+            vol[i] = e["filtered_volume"]
+    dims = ("step", "filtration_point")
+    return Summary({
+        "filtration_time": _var(dims, t, "s", "time since the filtration started"),
+        "filtration_flux": _var(dims, j, "m/s", "filtrate flux (volume per membrane area and time)"),
+        "filtration_pressure": _var(dims, p, "Pa", "transmembrane pressure"),
+        "filtered_volume": _var("step", vol, "m3", "filtrate volume collected (less than planned when the "
+                                                   "filtration stopped: the flux fell or the pressure rose too far)"),
+    }, {})
+
+
 def _side(plan) -> str:
     return "top" if plan.edges[0] < plan.edges[-1] else "bottom"
 
@@ -177,6 +205,7 @@ def summarize(run: Run) -> Summary:
     purity, purity_err = _ratio_stderr(target, countable, 1.0, product, var_product)
     ppug, ppug_err = _ratio_stderr(countable, np.ones_like(countable), protein_ug, product, var_product)
     plans = [s.plan for s in run.steps]
+    times = [float(s.extra.get("process_time", s.plan.process_time)) for s in run.steps]
     last = plans[-1]
     ds = Summary(
         {
@@ -199,8 +228,8 @@ def summarize(run: Run) -> Summary:
                                                     "Monte Carlo standard error of particles_per_ug_protein"),
             "protein_ug": _var((), float(np.sum(product * protein_ug)), "ug", "protein in the product"),
             "product_volume": _var((), last.volume_out, "m3", "volume of the product"),
-            "process_time": _var((), sum(p.process_time for p in plans), "s", "time in the centrifuge, all runs "
-                                                                              "with their ramps"),
+            "process_time": _var((), sum(times), "s", "process time: centrifuge runs with their ramps, "
+                                                      "filtrations"),
             "n_sim": _var("population", run.particles.n_sim, "1", "simulation particles per population"),
             "weight": _var("population", weight, "1", "real particles per simulation particle"),
             "is_target": _var("population", target.astype(np.int8), "1", "1 for target populations"),
@@ -209,10 +238,13 @@ def summarize(run: Run) -> Summary:
             "protein_per_particle": _var("population", protein_ug, "ug", "protein mass per particle"),
         },
         {"population": ("population", np.array([p.name for p in pops])), "place": ("place", np.array(PLACES))},
-    ).merge(plan_summary(plans))
+    ).merge(plan_summary(plans, times))
     fractions = fraction_summary(run, protein_ug)
     if fractions is not None:
         ds = ds.merge(fractions)
+    filtration = filtration_summary(run)
+    if filtration is not None:
+        ds = ds.merge(filtration)
     settings = run.settings
     ds.attrs.update(
         title=f"exosim: {protocol.name} on {sample.name}",

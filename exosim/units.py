@@ -159,6 +159,11 @@ KINDS = {
     "number_concentration": ("1/m**3", "a number concentration"),
     "mass_concentration": ("kg/m**3", "a mass concentration"),
     "fraction": ("", "a fraction"),
+    "pressure": ("Pa", "a pressure"),
+    "area": ("m**2", "an area"),
+    "areal_density": ("1/m**2", "a number per area"),
+    "velocity": ("m/s", "a flux (volume per area and time)"),
+    "permeability": ("m/(Pa*s)", "a hydraulic permeability"),
 }
 
 
@@ -241,7 +246,9 @@ def example(kind: str) -> str:
     return {"time": "'70 min'", "length": "'100 nm'", "volume": "'10 mL'", "density": "'1.15 g/mL'",
             "mass": "'1e-10 ug'", "temperature": "'4 degC'", "angular_speed": "'41000 rpm'",
             "angle": "'23 deg'", "number_concentration": "'5e9 /mL'",
-            "mass_concentration": "'1 mg/mL'", "fraction": "'5 %'"}[kind]
+            "mass_concentration": "'1 mg/mL'", "fraction": "'5 %'", "pressure": "'0.5 bar'",
+            "area": "'4.9 cm**2'", "areal_density": "'3e8 /cm**2'", "velocity": "'50 L/m**2/h'",
+            "permeability": "'500 L/m**2/h/bar'"}[kind]
 
 
 _RCF = re.compile(r"^\s*([0-9][0-9,]*\.?[0-9]*(?:[eE][+-]?[0-9]+)?)\s*(?:x|×)?\s*g\s*$")

@@ -5,6 +5,7 @@ Compiled code is cached on disk under a key of every kernel source file (see :mo
 import numba
 
 from .cache import cached_njit
+from .filtration import arrive
 from .gradient import gradient_run
 from .sampling import draw_truncated
 from .spin import P_RECORD, fixed_angle_run, swinging_bucket_run
@@ -46,6 +47,15 @@ def spin_gradient(pid0, step, seed, diameter, density, active, prm, seg, rho_tab
                                 geo_tab)
             outcome[i] = o
             pos[i] = r
+
+
+@cached_njit(parallel=True)
+def filter_arrivals(pid, step, seed, diameter, cdf, pore_radius, prm, outcome, pore):
+    """Arrival of particles ``pid`` (global ids) at a membrane: outcome and pore index of each."""
+    for i in numba.prange(pid.shape[0]):
+        o, j = arrive(pid[i], step, seed, diameter[i], cdf, pore_radius, prm)
+        outcome[i] = o
+        pore[i] = j
 
 
 @cached_njit(parallel=True)

@@ -9,6 +9,7 @@ from functools import cache
 from . import _cuda
 from ._cuda import cuda  # a module global: the CUDA simulator swaps globals named after numba.cuda
 from . import KernelSet
+from .filtration import arrive
 from .gradient import gradient_run
 from .sampling import draw_truncated
 from .spin import P_RECORD, fixed_angle_run, swinging_bucket_run
@@ -19,6 +20,8 @@ THREADS_PER_BLOCK = 256
 SPIN_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:], boolean[:], float64[:], float64[:, :], uint8[:], "
                   "float64[:, :])")
 SAMPLE_SIGNATURE = "(int64, int64, int64, int64, float64, float64, float64, float64, float64[:])"
+FILTER_SIGNATURE = ("(int64[:], int64, int64, float64[:], float64[:], float64[:], float64[:], uint8[:], "
+                    "int32[:])")
 GRADIENT_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:], boolean[:], float64[:], float64[:, :], "
                       "float64[:, :], float64[:, :], float64[:, :], uint8[:], float64[:])")
 
@@ -53,14 +56,22 @@ def spin_gradient(pid0, step, seed, diameter, density, active, prm, seg, rho_tab
         pos[i] = r
 
 
+def filter_arrivals(pid, step, seed, diameter, cdf, pore_radius, prm, outcome, pore):
+    i = cuda.grid(1)
+    if i < pid.shape[0]:
+        o, j = arrive(pid[i], step, seed, diameter[i], cdf, pore_radius, prm)
+        outcome[i] = o
+        pore[i] = j
+
+
 def sample(pid0, seed, stream, kind, p1, p2, lo, hi, out):
     i = cuda.grid(1)
     if i < out.shape[0]:
         out[i] = draw_truncated(pid0 + i, seed, stream, kind, p1, p2, lo, hi)
 
 
-KERNELS = (spin_swinging, spin_fixed, spin_gradient, sample)
-SIGNATURES = (SPIN_SIGNATURE, SPIN_SIGNATURE, GRADIENT_SIGNATURE, SAMPLE_SIGNATURE)
+KERNELS = (spin_swinging, spin_fixed, spin_gradient, sample, filter_arrivals)
+SIGNATURES = (SPIN_SIGNATURE, SPIN_SIGNATURE, GRADIENT_SIGNATURE, SAMPLE_SIGNATURE, FILTER_SIGNATURE)
 
 
 @cache

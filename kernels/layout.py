@@ -9,6 +9,8 @@ STREAM_DIAMETER = 1
 STREAM_DENSITY = 2
 STREAM_SPIN = 3
 STREAM_BRIDGE = 4
+STREAM_FILTER = 5      # filtration: the pore a particle meets and what happens there
+STREAM_ARRIVAL = 6     # filtration: when a particle reaches the membrane (share of the feed filtered by then)
 
 # outcome of a centrifuge run for one particle
 SUPERNATANT = 0
@@ -40,3 +42,17 @@ P_START_LO = 19    # gradient: the loaded zone, radii [m] between which particle
 P_START_HI = 20
 P_START_N = 21     # gradient: start radii at equal volume steps in row 1 of the geometry table (<= 2: uniform in r)
 N_PARAMS = 22
+
+# filtration (kernels/filtration.py): outcome of one arrival at a membrane
+F_PASSED = 0
+F_RETAINED = 1
+F_PLUGGED = 2
+F_DEPOSITED = 3
+
+# filtration parameter vector
+PF_TEMPERATURE = 0   # [K]
+PF_VISCOSITY = 1     # [Pa s]
+PF_VELOCITY = 2      # mean velocity in a pore of radius r is PF_VELOCITY * r^2 [1/(m s)] (Hagen-Poiseuille)
+PF_LENGTH = 3        # pore length [m]
+PF_DEPOSIT = 4       # probability that a passing particle deposits in the pore
+NF_PARAMS = 5

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from ..config import Protocol, Sample
 
 # step kind -> module of this package
-METHODS = {"centrifuge": "centrifuge", "wash": "centrifuge", "gradient": "gradient", "fractionate": "fractionate"}
+METHODS = {"centrifuge": "centrifuge", "wash": "centrifuge", "gradient": "gradient", "fractionate": "fractionate",
+           "filter": "filtration"}
 
 
 def method(kind: str):
@@ -34,6 +35,15 @@ class PlanContext:
     source: str
     sample: object = None  # the validated sample (its populations)
     _gradient_media: dict | None = field(default=None, repr=False)
+    _membranes: dict | None = field(default=None, repr=False)
+
+    @property
+    def membranes(self) -> dict:
+        """The membrane catalog (loaded on first use)."""
+        if self._membranes is None:
+            from ..config import load_membranes
+            self._membranes = load_membranes()
+        return self._membranes
 
     @property
     def gradient_media(self) -> dict:

@@ -1,0 +1,290 @@
+"""Dead-end filtration through a membrane at constant pressure or constant flux: planning, and the batched pore
+model that decides, per particle, filtrate, retentate or membrane (docs/filtration.md). SI units.
+
+Model
+-----
+- Arrival: the feed (volume V_in) is filtered down to the hold-up volume; a particle at a uniformly random depth
+  of the feed reaches the membrane when that share of the feed has been filtered (plug flow toward the membrane,
+  an unstirred dead-end cell). Particles that would arrive after the filtration ends stay in the retentate.
+- Pores: a patch of M pores (at most ``MAX_PORES``) drawn from the membrane's pore-size distribution stands for
+  the N = pore density x area pores of the real membrane. A particle meets pore j with probability q_j / Q,
+  q_j ~ r_j^4 (Hagen-Poiseuille) over open pores; what happens there is kernels/filtration.py (plugging, hindered
+  passage, deposition).
+- Scaling: a simulation particle of population p stands for w_p real particles on the whole membrane, of which
+  k = w_p M / N reach the patch. Pore-state changes use k, so pores block at the real load whatever the number
+  of simulation particles: in a batch, pore j receives plugging arrivals at the Poisson rate E_j = (q_j / Q) sum_i
+  k_i [a_i >= r_j] and closes with probability 1 - exp(-E_j); deposits narrow a pore by k_i times the particle's
+  volume (pi r^2 L of pore volume filled: r^2 -> r^2 - V / (pi L)).
+- Batches: arrivals are processed in equal shares of the filtrate volume; the pore state and the flux
+  are updated between batches (``batches`` per step, default 256), so every particle of a batch is independent (no atomics; identical fates on the
+  CPU and the GPU). Results converge as batches shrink (tests/test_filtration.py: 64 and 256 batches agree).
+- Cake: a retained particle whose deposition Peclet number J d / D exceeds 1 joins a cake on the membrane
+  (Kozeny-Carman resistance, physics/membranes.py); smaller ones are carried back into the feed by diffusion
+  (concentration polarisation; its osmotic pressure is not modelled) and stay suspended in the retentate.
+- Flux: membrane resistance R_m = 8 L A_patch / (pi sum_open r^4) and cake resistance R_c in series; constant
+  pressure: J = dP / (eta (R_m + R_c)), stopping when J falls below ``stop_flux`` of its start; constant flux:
+  dP = eta J (R_m + R_c), stopping when dP exceeds the membrane's rating. A batch of volume dV takes
+  dV (1/J_start + 1/J_end) / (2 A) (trapezoid rule in the volume: exact for a growing cake, second order for
+  blocking). The flux (or pressure) against time is an output; filtration time counts as process time.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .. import fates, units
+from ..errors import ConfigError
+from ..kernels import layout as K
+
+MAX_PORES = 1 << 16
+MIN_PORES = 64
+CAKE_PECLET = 1.0
+
+
+@dataclass(frozen=True)
+class FilterPlan:
+    """Everything about a filtration step that does not depend on the particles. SI units."""
+
+    index: int
+    label: str
+    kind: str
+    membrane: object            # config.Membrane
+    area: float                 # [m^2]
+    pressure: float | None      # constant transmembrane pressure [Pa]
+    flux: float | None          # constant flux [m/s]
+    keep: str
+    stop_flux: float
+    pore_deposition: float
+    batches: int
+    volume_in: float            # [m^3]
+    filtrate_volume: float      # intended filtrate [m^3]
+    hold_up: float              # [m^3]
+    volume_out: float
+    medium: object
+    medium_out: object
+    pore_median: float          # [m]
+    pore_density: float         # [1/m^2]
+    viscosity: float            # of the feed [Pa s]
+    clean_flux: float           # flux through the clean membrane at the step's pressure (or the set flux) [m/s]
+    process_time: float         # estimate on the clean membrane [s]; the run reports the real one
+    temperature: float = 277.15
+    warnings: tuple = ()
+    tubes: int = 1
+    runs: int = 0
+    rotor: object = None
+    duration: float = 0.0
+    rcf_avg: float = 0.0
+    rpm: float = 0.0
+
+    @property
+    def liquid_per_tube(self) -> float:
+        return self.volume_in
+
+
+def plan_step(index: int, step, volume: float, medium, previous, ctx) -> FilterPlan:
+    """The method interface (exosim.methods): plan a filtration step."""
+    from ..physics import membranes as mem
+    from .centrifuge import medium_state
+
+    from ..config import membrane_named
+
+    where = f"steps[{index}]"
+    membrane = membrane_named(step.membrane, ctx.membranes)
+    if step.hold_up >= volume:
+        raise ConfigError(ctx.source, f"{where}.hold_up",
+                          f"{units.fmt_volume(step.hold_up)} is not less than the {units.fmt_volume(volume)} of "
+                          f"material: nothing to filter")
+    _, eta = medium_state(medium, ctx.temperature)
+    r_med = mem.median_pore_radius(membrane)
+    density = mem.pore_density(membrane)
+    r_m = 8.0 * membrane.thickness / (math.pi * density * mem.mean_r4(r_med, membrane.pore_gsd))  # [1/m]
+    clean = step.flux if step.flux is not None else step.pressure / (eta * r_m)
+    warnings = []
+    if step.flux is not None and eta * step.flux * r_m > membrane.max_pressure:
+        raise ConfigError(ctx.source, f"{where}.flux",
+                          f"{units.fmt(step.flux, 'm/s', 'L/m**2/h')} needs "
+                          f"{units.fmt(eta * step.flux * r_m, 'Pa', 'bar')} across the clean {membrane.name}, above "
+                          f"its {units.fmt(membrane.max_pressure, 'Pa', 'bar')} rating")
+    filtrate = volume - step.hold_up
+    if step.keep == "filtrate":
+        volume_out, medium_out = filtrate, medium
+    elif step.resuspend is not None:
+        volume_out = step.hold_up + step.resuspend.volume
+        medium_out = ctx.media[step.resuspend.medium] if step.resuspend.medium else medium
+    else:
+        volume_out, medium_out = step.hold_up, medium
+    label = step.name or f"filter {membrane.name}"
+    return FilterPlan(
+        index=index, label=label, kind=step.kind, membrane=membrane, area=step.area, pressure=step.pressure,
+        flux=step.flux, keep=step.keep, stop_flux=step.stop_flux, pore_deposition=step.pore_deposition,
+        batches=step.batches,
+        volume_in=volume, filtrate_volume=filtrate, hold_up=step.hold_up, volume_out=volume_out, medium=medium,
+        medium_out=medium_out, pore_median=r_med, pore_density=density, viscosity=eta, clean_flux=clean,
+        process_time=filtrate / (clean * step.area), temperature=ctx.temperature, warnings=tuple(warnings))
+
+
+@dataclass
+class PoreState:
+    """The simulated patch: pore radii [m] and which are open."""
+
+    radius: object
+    open: object
+    length: float
+
+    def flows(self, np):
+        """Relative flows r^4 of the open pores (0 for closed ones)."""
+        return np.where(self.open, self.radius ** 4, 0.0)
+
+
+def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: float, brownian: bool = True,
+             max_step: float | None = None, chunk: int = 1 << 20, progress=None) -> dict:
+    """Filter every particle still in the product and book its fate (module docstring). Returns the flux curve
+    and the real process time."""
+    import numpy as np
+
+    from ..kernels.formulas import diffusion_coefficient
+    from ..physics import membranes as mem
+
+    xp = device.xp
+    ks = device.kernels()
+    mb = plan.membrane
+    n = particles.n
+    active = device.to_host(particles.fate == fates.PRODUCT)
+    # when each particle reaches the membrane: its depth in the feed, as a share of the feed volume
+    share = xp.empty(n, dtype=np.float64)
+    device.launch(ks.sample, n, 0, seed, K.STREAM_ARRIVAL + (plan.index << 8), 3, 0.0, 1.0, 0.0, 1.0, share)
+    share = device.to_host(share)
+    order = np.argsort(np.where(active, share, np.inf), kind="stable")
+    order = order[: int(active.sum())]
+    diameter_h = device.to_host(particles.diameter)
+    population_h = device.to_host(particles.population)
+
+    n_real = plan.pore_density * plan.area
+    m = int(min(MAX_PORES, max(MIN_PORES, round(n_real))))
+    patch_area = m / plan.pore_density
+    rng = np.random.default_rng([seed, plan.index, 0xF117])
+    pores = PoreState(mem.sample_pore_radii(mb, m, rng), np.ones(m, dtype=bool), mb.thickness)
+    k_real = particles.weight * (m / n_real)               # real arrivals at the patch per simulation particle
+    eta, temp = plan.viscosity, temperature
+    prm = np.zeros(K.NF_PARAMS)
+    prm[K.PF_TEMPERATURE], prm[K.PF_VISCOSITY], prm[K.PF_LENGTH] = temp, eta, mb.thickness
+    prm[K.PF_DEPOSIT] = plan.pore_deposition
+    where = np.full(n, -1, dtype=np.int8)                  # 0 filtrate, 1 retentate, 2 membrane (arrived ones)
+    n_batch = plan.batches
+    dv = plan.filtrate_volume / n_batch
+    bounds = np.searchsorted(share[order], np.arange(n_batch + 1) * dv / plan.volume_in)
+    r_cake = 0.0
+
+    def state():
+        """(flux [m/s], pressure [Pa], membrane resistance [1/m]) of the current pores and cake."""
+        r_m = _membrane_resistance(pores, patch_area, np)
+        if plan.flux is not None:
+            return plan.flux, eta * plan.flux * (r_m + r_cake), r_m
+        return plan.pressure / (eta * (r_m + r_cake)), plan.pressure, r_m
+
+    flux, dp, r_m = state()
+    j0 = flux
+    t, filtered, stopped = 0.0, 0.0, False
+    times, fluxes, pressures = [t], [flux], [dp]
+    for b in range(n_batch):
+        if flux < plan.stop_flux * j0 or not dp <= mb.max_pressure:
+            stopped = True
+            break
+        members = order[bounds[b]:bounds[b + 1]]
+        if members.size:
+            q = pores.flows(np)
+            q_sum = float(q.sum())
+            prm[K.PF_VELOCITY] = flux * r_m / (8.0 * pores.length)   # dP across the membrane / (8 eta L)
+            cdf = np.cumsum(q) / q_sum
+            cdf[-1] = 1.0
+            pid = np.ascontiguousarray(members.astype(np.int64))
+            outcome = xp.zeros(members.size, dtype=np.uint8)
+            pore = xp.zeros(members.size, dtype=np.int32)
+            device.launch(ks.filter_arrivals, members.size, xp.asarray(pid), plan.index, seed,
+                          xp.asarray(diameter_h[members]), xp.asarray(cdf), xp.asarray(pores.radius), xp.asarray(prm),
+                          outcome, pore)
+            outcome = device.to_host(outcome)
+            pore = device.to_host(pore)
+            where[members] = np.select([outcome == K.F_PASSED, outcome == K.F_RETAINED], [0, 1], 2)
+            d = diameter_h[members]
+            k = k_real[population_h[members]]
+            r_cake += _cake(d, particles.weight[population_h[members]], outcome, flux, eta, temp, plan.area,
+                            diffusion_coefficient)
+            _plug(pores, q, q_sum, 0.5 * d, k, np.random.default_rng([seed, plan.index, b, 0xB10C]), np)
+            dep = outcome == K.F_DEPOSITED
+            if dep.any():
+                vol = np.bincount(pore[dep], weights=k[dep] * math.pi * d[dep] ** 3 / 6.0, minlength=m)
+                r2 = pores.radius ** 2 - vol / (math.pi * pores.length)
+                pores.open &= r2 > 0
+                pores.radius = np.sqrt(np.clip(r2, 0.0, None))
+        end_flux, dp, r_m = state()
+        # time for the batch's volume: trapezoid rule on 1/J over the volume (exact where 1/J is linear in V, as
+        # for a growing cake; second order otherwise)
+        # (a batch that closes the last pore is timed at its starting flux)
+        t += dv / plan.area * 0.5 * (1.0 / flux + (1.0 / end_flux if end_flux > 0 else 1.0 / flux))
+        flux = end_flux
+        filtered += dv
+        times.append(t)
+        fluxes.append(flux)
+        pressures.append(dp)
+        if progress is not None:
+            progress(int(members.size))
+    if progress is not None:
+        progress(n - int(np.count_nonzero(where >= 0)))
+    # never arrived (or after the filtration stopped): retentate
+    where[active & (where < 0)] = 1
+    keep_code = 0 if plan.keep == "filtrate" else 1
+    discard = fates.RETENTATE_DISCARDED if plan.keep == "filtrate" else fates.FILTRATE_DISCARDED
+    moves = ((active & (where == 1 - keep_code), discard), (active & (where == 2), fates.MEMBRANE_BOUND))
+    for mask, place in moves:
+        fates.move(particles, xp.asarray(mask), place, plan.index, xp)
+    return {"flux_time": np.array(times), "flux": np.array(fluxes), "pressure": np.array(pressures),
+            "filtered_volume": filtered, "process_time": t, "stopped": stopped}
+
+
+def _membrane_resistance(pores, patch_area, np):
+    s = float(pores.flows(np).sum())
+    return math.inf if s <= 0 else 8.0 * pores.length * patch_area / (math.pi * s)
+
+
+def _cake(d, weight, outcome, flux, eta, temperature, area, diffusion_coefficient):
+    """Cake resistance [1/m] added by the batch's retained particles whose deposition Peclet number J d / D is
+    at least CAKE_PECLET (each simulation particle stands for ``weight`` real ones on the whole membrane)."""
+    from ..physics.membranes import cake_resistance
+
+    ret = outcome == K.F_RETAINED
+    if not ret.any():
+        return 0.0
+    dr = d[ret]
+    pe = flux * dr / diffusion_coefficient(dr, temperature, eta)
+    sel = pe >= CAKE_PECLET
+    if not sel.any():
+        return 0.0
+    vol = weight[ret][sel] * math.pi * dr[sel] ** 3 / 6.0
+    return float(cake_resistance(vol, dr[sel], area).sum())
+
+
+def _plug(pores, q, q_sum, a, k, rng, np):
+    """Close pores hit by real particles at least as large as themselves. With the flows frozen at the batch's
+    start, pore j would receive such arrivals at the Poisson mean E_j = (q_j / Q) sum_i k_i [a_i >= r_j] (a
+    particle radii [m], k real arrivals per simulation particle). But arrivals within a batch come one after
+    another and avoid pores already closed: the open flow falls during the batch, by L = sum_j E_j q_j in
+    expectation. Taking that fall as linear over the batch, pore j's closing hazard is
+    H_j = E_j (Q / L) ln(Q / (Q - L)) (exact for equal pores that every arrival plugs: n arrivals close n pores),
+    and it closes with probability 1 - exp(-H_j); when L >= Q every pore that meets such an arrival closes."""
+    if q_sum <= 0 or a.size == 0:
+        return
+    o = np.argsort(a)
+    a_sorted, k_sorted = a[o], k[o]
+    tail = np.concatenate([np.cumsum(k_sorted[::-1])[::-1], [0.0]])   # sum of k over particles from index i on
+    big = tail[np.searchsorted(a_sorted, pores.radius, side="left")]
+    expected = q / q_sum * big
+    lost = float(np.sum(expected * q))
+    if lost <= 0:
+        return
+    if lost >= q_sum:
+        closes = expected > 0
+    else:
+        hazard = expected * (q_sum / lost) * math.log(q_sum / (q_sum - lost))
+        closes = rng.random(pores.radius.shape[0]) < -np.expm1(-hazard)
+    pores.open &= ~closes

@@ -1,0 +1,111 @@
+"""Membranes on the host: pore-size distributions, pore density, flow through pores and cake resistance. SI units:
+radii and lengths [m], pressures [Pa], viscosities [Pa s], flows [m^3/s], fluxes [m/s], resistances [1/m].
+
+- Pore sizes are lognormal (median radius, geometric standard deviation ``pore_gsd``): narrow for track-etched
+  membranes (gsd about 1.1), broad for polymeric ones (Mochizuki & Zydney 1993, J Membr Sci 82:211; Zydney et
+  al. 1994: lognormal UF pore distributions).
+- Ultrafiltration membranes are rated by a nominal molecular-weight cut-off: the molar mass of a marker retained
+  to 90 %. The rule used here: the marker's radius is R = 0.066 M^(1/3) nm for a globular protein (M in Da;
+  Erickson 2009, Biol Proced Online 11:32) or R = 0.033 M^0.463 nm for dextran (Granath & Kvist 1967, J Chromatogr
+  28:69; dextrans are much larger than proteins of the same mass, and many vendors rate with them), and the median
+  pore radius is the one for which the flow-weighted asymptotic sieving of that marker over the lognormal pores,
+  sum r^4 Phi K_c / sum r^4, equals 0.1. With gsd 1.3: 100 kDa (protein marker) gives a median pore diameter of
+  6.0 nm, 500 kDa 10 nm with a protein marker and 28 nm with a dextran marker (docs/reference/physics.md:
+  100 kDa ~ 5-10 nm, 500 kDa ~ 20-50 nm pores).
+- Pore density: given for track-etched membranes; for polymeric ones from the clean-water permeability L_p and
+  Hagen-Poiseuille, N = 8 eta_w L L_p / (pi <r^4>), eta_w water at 20 degC, <r^4> = r_med^4 exp(8 ln^2 gsd).
+- Flow through a pore of radius r and length L under a pressure drop dP: pi r^4 dP / (8 eta L) (Hagen-Poiseuille).
+- Cake of retained spheres: Kozeny-Carman (Carman 1937, Trans Inst Chem Eng 15:150) specific resistance
+  180 (1 - eps) / (eps^3 d^2) per unit cake-solid thickness; a volume V of spheres of diameter d spread over an
+  area A adds R = 180 (1 - eps) V / (eps^3 d^2 A) [1/m] at porosity eps (0.4: random packing of spheres).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+DALTON = 1.66053906660e-27      # kg (CODATA 2018)
+ERICKSON_NM = 0.066              # globular protein minimal radius [nm] per Da^(1/3) (Erickson 2009)
+MWCO_SIEVING = 0.1               # a nominal rating: 90 % retention of the marker
+WATER_VISCOSITY_20C = 1.0016e-3  # Pa s (IAPWS 2008, 20 degC, 0.1 MPa): the permeability's reference
+CAKE_POROSITY = 0.4
+KOZENY = 180.0
+
+
+DEXTRAN_NM, DEXTRAN_EXPONENT = 0.033, 0.463   # dextran Stokes radius [nm] = 0.033 M^0.463 (Granath & Kvist 1967)
+
+
+def marker_radius(mwco: float, marker: str = "protein") -> float:
+    """Radius [m] of a marker molecule of mass ``mwco`` [kg]: a globular protein, 0.066 M^(1/3) nm, or dextran,
+    0.033 M^0.463 nm (M in Da)."""
+    m = mwco / DALTON
+    if marker == "dextran":
+        return DEXTRAN_NM * 1e-9 * m ** DEXTRAN_EXPONENT
+    return ERICKSON_NM * 1e-9 * m ** (1.0 / 3.0)
+
+
+def _lognormal_nodes(gsd: float, n: int = 64):
+    """Gauss-Hermite nodes z and weights (summing to 1) of a standard normal, for lognormal quadrature."""
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    return x, w / w.sum()
+
+
+def flow_weighted_sieving(r_median: float, gsd: float, a: float) -> float:
+    """Asymptotic sieving [1] of spheres of radius a [m] through lognormal pores (median radius [m], gsd):
+    sum r^4 Phi K_c / sum r^4 over the pore distribution (kernels/filtration.py for Phi K_c)."""
+    from ..kernels.filtration import sieving_coefficient
+
+    z, w = _lognormal_nodes(gsd)
+    r = r_median * np.exp(math.log(gsd) * z)
+    s = np.array([sieving_coefficient(a / ri, 1e9) for ri in r])   # convection only
+    q = w * r ** 4
+    return float(np.sum(q * s) / np.sum(q))
+
+
+def median_radius_for_mwco(mwco: float, gsd: float, marker: str = "protein") -> float:
+    """Median pore radius [m] of lognormal pores (gsd) that retain 90 % of a marker of mass ``mwco`` [kg]."""
+    a = marker_radius(mwco, marker)
+    lo, hi = a * 0.2, a * 20.0
+    for _ in range(100):  # sieving rises with the pore radius: bisection in log
+        mid = math.sqrt(lo * hi)
+        if flow_weighted_sieving(mid, gsd, a) < MWCO_SIEVING:
+            lo = mid
+        else:
+            hi = mid
+    return math.sqrt(lo * hi)
+
+
+def median_pore_radius(membrane) -> float:
+    """Median pore radius [m] of a config.Membrane (from pore_diameter, or from mwco by the rule above)."""
+    if membrane.pore_diameter is not None:
+        return 0.5 * membrane.pore_diameter
+    return median_radius_for_mwco(membrane.mwco, membrane.pore_gsd, membrane.mwco_marker)
+
+
+def mean_r4(r_median: float, gsd: float) -> float:
+    """<r^4> [m^4] of lognormal radii: r_med^4 exp(8 ln^2 gsd)."""
+    return r_median ** 4 * math.exp(8.0 * math.log(gsd) ** 2)
+
+
+def pore_density(membrane) -> float:
+    """Pores per area [1/m^2]: given (track-etched) or from the permeability (polymeric; module docstring)."""
+    if membrane.pore_density is not None:
+        return membrane.pore_density
+    r = median_pore_radius(membrane)
+    return 8.0 * WATER_VISCOSITY_20C * membrane.thickness * membrane.permeability / (math.pi * mean_r4(r, membrane.pore_gsd))
+
+
+def sample_pore_radii(membrane, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` pore radii [m] drawn from the membrane's lognormal distribution."""
+    return median_pore_radius(membrane) * np.exp(math.log(membrane.pore_gsd) * rng.standard_normal(n))
+
+
+def pore_flow(radius, pressure: float, viscosity: float, length: float):
+    """Hagen-Poiseuille flow [m^3/s] through pores of ``radius`` [m] under ``pressure`` [Pa]."""
+    return math.pi * np.asarray(radius) ** 4 * pressure / (8.0 * viscosity * length)
+
+
+def cake_resistance(volume, diameter, area: float, porosity: float = CAKE_POROSITY):
+    """Kozeny-Carman resistance [1/m] added by a volume [m^3] of spheres of ``diameter`` [m] over ``area`` [m^2]."""
+    return KOZENY * (1.0 - porosity) * np.asarray(volume) / (porosity ** 3 * np.asarray(diameter) ** 2 * area)

@@ -252,6 +252,10 @@ def _distribution(kind: str):
 
 SizeDistribution = Annotated[Distribution, _distribution("length")]
 DensityDistribution = Annotated[Distribution, _distribution("density")]
+FractionDistribution = Annotated[Distribution, _distribution("fraction")]
+TensionDistribution = Annotated[Distribution, _distribution("tension")]
+EnergyDistribution = Annotated[Distribution, _distribution("energy")]
+Tension = Annotated[float, _si("tension", positive=True)]
 
 AVOGADRO = 6.02214076e23
 
@@ -275,6 +279,26 @@ class Osmotic(Strict):
         return value
 
 
+class Mechanics(Strict):
+    """A vesicle's mechanics at a filter pore (docs/filtration.md): its reduced volume v = 6 sqrt(pi) V / A^(3/2)
+    (1 for a taut sphere, less for a deflated one), bending modulus, lysis tension and area-stretch modulus. Each may
+    be a distribution, drawn per vesicle. Without ``mechanics`` a particle is rigid."""
+
+    reduced_volume: FractionDistribution
+    # about 15 kT (Vorselen et al. 2018, Nat Commun 9:4960)
+    bending_modulus: EnergyDistribution = Field("60 zJ", validate_default=True)
+    # 3-10 mN/m for lipid bilayers (docs/reference/vesicles.md)
+    lysis_tension: TensionDistribution = Field("5 mN/m", validate_default=True)
+    # PC bilayers (Rawicz et al. 2000, Biophys J 79:328)
+    area_modulus: Tension = Field("240 mN/m", validate_default=True)
+
+    @model_validator(mode="after")
+    def _ranges(self):
+        if not (0.0 < self.reduced_volume.lo and self.reduced_volume.hi <= 1.0):
+            raise _FieldError("reduced_volume", "must lie in (0, 1]: 1 is a sphere (set min: and max: inside)")
+        return self
+
+
 class Population(Strict):
     """One kind of particle in a sample."""
 
@@ -287,6 +311,7 @@ class Population(Strict):
     protein: Optional[Mass] = None  # protein mass per particle
     countable: Optional[bool] = None  # seen by particle counting (NTA); default: not for molecules
     osmotic: Optional[Osmotic] = None  # vesicles: density follows the medium's osmolality
+    mechanics: Optional[Mechanics] = None  # vesicles: deformable at filter pores (else rigid)
     source: str = ""
 
     @model_validator(mode="after")

@@ -33,6 +33,8 @@ class Particles:
     weight: np.ndarray        # real particles per simulation particle, per population
     position: object = None   # radius [m] after a gradient spin (+inf: pellet; nan: mixed material, no position)
     fraction: object = None   # int16, gradient fraction of the last fractionation (-1: pellet or none)
+    mechanics: object = None  # (n, layout.N_MECH) a vesicle's reduced volume, bending modulus [J], lysis tension
+                              # and area modulus [N/m]; NaN rows for rigid particles
 
     @property
     def n(self) -> int:
@@ -68,12 +70,25 @@ def sample_particles(sample: Sample, n_particles: int, seed: int, device) -> Par
         p = int(np.searchsorted(offsets, np.argmax(bad), side="right") - 1)
         raise ConfigError(source_of(sample), f"populations[{p}]",
                           "the min/max bounds keep almost none of the distribution")
+    mechanics = xp.full((n, layout.N_MECH), np.nan)
+    scratch = xp.empty(n, dtype=np.float64)
+    for p, pop in enumerate(sample.populations):
+        mech = pop.mechanics
+        if mech is None:
+            continue
+        i0, i1 = int(offsets[p]), int(offsets[p + 1])
+        for col, dist in ((layout.M_REDUCED_VOLUME, mech.reduced_volume), (layout.M_BENDING, mech.bending_modulus),
+                          (layout.M_LYSIS, mech.lysis_tension)):
+            device.launch(sample_kernel, i1 - i0, i0, seed, layout.STREAM_MECHANICS + col, dist.kind, dist.p1,
+                          dist.p2, dist.lo, dist.hi, scratch[i0:i1])
+            mechanics[i0:i1, col] = scratch[i0:i1]
+        mechanics[i0:i1, layout.M_AREA_MODULUS] = mech.area_modulus
     population = xp.asarray(np.repeat(np.arange(len(n_sim), dtype=np.int32), n_sim))
     volume = sample.volume
     weight = np.array([pop.number_concentration * volume for pop in sample.populations]) / n_sim
     return Particles(diameter, density, population, xp.zeros(n, dtype=np.int8),
                      xp.full(n, -1, dtype=np.int16), n_sim, weight, xp.full(n, np.nan),
-                     xp.full(n, -1, dtype=np.int16))
+                     xp.full(n, -1, dtype=np.int16), mechanics)
 
 
 def fate_counts(particles: Particles, device) -> np.ndarray:

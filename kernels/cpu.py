@@ -5,7 +5,7 @@ Compiled code is cached on disk under a key of every kernel source file (see :mo
 import numba
 
 from .cache import cached_njit
-from .filtration import arrive
+from .filtration import arrive, plugs
 from .gradient import gradient_run
 from .sampling import draw_truncated
 from .spin import P_RECORD, fixed_angle_run, swinging_bucket_run
@@ -50,12 +50,20 @@ def spin_gradient(pid0, step, seed, diameter, density, active, prm, seg, rho_tab
 
 
 @cached_njit(parallel=True)
-def filter_arrivals(pid, step, seed, diameter, cdf, pore_radius, prm, outcome, pore):
+def filter_arrivals(pid, step, seed, diameter, mech, cdf, pore_radius, prm, outcome, pore):
     """Arrival of particles ``pid`` (global ids) at a membrane: outcome and pore index of each."""
     for i in numba.prange(pid.shape[0]):
-        o, j = arrive(pid[i], step, seed, diameter[i], cdf, pore_radius, prm)
+        o, j = arrive(pid[i], step, seed, diameter[i], mech[i], cdf, pore_radius, prm)
         outcome[i] = o
         pore[i] = j
+
+
+@cached_njit(parallel=True)
+def plug_table(diameter, mech, radii, pressure, out):
+    """out[i, b] = 1 if particle i would plug a pore of radius radii[b] at ``pressure``."""
+    for i in numba.prange(diameter.shape[0]):
+        for b in range(radii.shape[0]):
+            out[i, b] = plugs(diameter[i], mech[i], radii[b], pressure)
 
 
 @cached_njit(parallel=True)

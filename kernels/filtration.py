@@ -6,6 +6,9 @@ open pores (Hagen-Poiseuille: q_j ~ r_j^4; the caller passes the cumulative shar
 lambda = a / r_j (particle radius over pore radius):
 
 - lambda >= 1: a rigid particle cannot enter; it plugs the pore mouth (``PLUGGED``: bound to the membrane);
+- a vesicle (mechanics given) whose volume-equivalent radius R_V exceeds the pore's: ``vesicle_fate`` (it squeezes
+  through above a critical pressure, ruptures above its lysis limit, and plugs the pore otherwise); one whose
+  volume fits passes like a sphere of radius R_V;
 - lambda < 1: it passes with the sieving coefficient S of hindered transport in a cylindrical pore (Dechadilok &
   Deen 2006, Ind Eng Chem Res 45:6953; Deen 1987, AIChE J 33:1409): partition Phi = (1 - lambda)^2, hindrance
   factors K_c (convection) and K_d (diffusion), asymptotic sieving S_inf = Phi K_c, and with the membrane Peclet
@@ -23,7 +26,8 @@ import math
 from numba.extending import register_jitable
 
 from .formulas import diffusion_coefficient
-from .layout import (F_DEPOSITED, F_PASSED, F_PLUGGED, F_RETAINED, PF_DEPOSIT, PF_LENGTH, PF_TEMPERATURE,  # noqa: F401
+from .layout import (F_DAMAGED, F_DEPOSITED, F_PASSED, F_PLUGGED, F_RETAINED, M_AREA_MODULUS,  # noqa: F401
+                     M_BENDING, M_LYSIS, M_REDUCED_VOLUME, PF_DEPOSIT, PF_LENGTH, PF_PRESSURE, PF_TEMPERATURE,
                      PF_VELOCITY, PF_VISCOSITY, STREAM_FILTER)
 from .philox import random_words, uniform_open
 
@@ -80,6 +84,72 @@ def sieving_coefficient(lam, peclet_factor):
 
 
 @register_jitable
+def entry_tension(radius, reduced_volume, bending, area_modulus, r_pore):
+    """Membrane tension [N/m] a vesicle needs to enter a cylindrical pore of radius r_pore [m].
+
+    The vesicle has area A = 4 pi R^2 (R [m]: its area-equivalent radius, the population's diameter / 2) and volume
+    V = v 4/3 pi R^3 (v: reduced volume). Inside the pore it is a spherocylinder of radius r_p, whose area for that
+    volume is A_sc = 2 V / r_p + 4/3 pi r_p^2: if A_sc > A the membrane must stretch by eps = A_sc / A - 1, at a
+    tension K_a eps (area-stretch modulus K_a [N/m]); bending the membrane into the pore's cylinder costs the
+    equivalent of a tension kappa / (2 r_p^2) (Helfrich energy of a cylinder, kappa [J]). Returns their sum."""
+    tension = bending / (2.0 * r_pore * r_pore)
+    volume = reduced_volume * 4.0 / 3.0 * math.pi * radius ** 3
+    if volume > 4.0 / 3.0 * math.pi * r_pore ** 3:
+        needed = 2.0 * volume / r_pore + 4.0 / 3.0 * math.pi * r_pore * r_pore
+        strain = needed / (4.0 * math.pi * radius * radius) - 1.0
+        if strain > 0.0:
+            tension += area_modulus * strain
+    return tension
+
+
+@register_jitable
+def critical_pressure(radius_v, r_pore, tension, bending):
+    """Pressure [Pa] that pushes a vesicle of volume-equivalent radius radius_v [m] through a pore r_pore [m] at
+    membrane tension ``tension`` [N/m]: the Laplace estimate 2 tau (1/r_p - 1/R_V) (docs/reference/physics.md),
+    times sqrt(x / (x + l)), x = R_V - r_p, l = sqrt(kappa / tau) the bending length, so that near threshold it
+    scales as x^(3/2) (Zheng, Ye, Komura & Doi 2022, arXiv 2210.08991: critical pressure ~ (R0 - a)^(3/2)) and far
+    from it tends to Laplace's. 0 when R_V <= r_p."""
+    x = radius_v - r_pore
+    if x <= 0.0:
+        return 0.0
+    ell = math.sqrt(bending / tension)
+    return 2.0 * tension * (1.0 / r_pore - 1.0 / radius_v) * math.sqrt(x / (x + ell))
+
+
+@register_jitable
+def vesicle_fate(diameter, mech, r_pore, pressure):
+    """F_PASSED, F_PLUGGED or F_DAMAGED for a vesicle (diameter [m]: area-equivalent; mech: its row of the
+    mechanics array) larger in volume than a pore of radius r_pore [m], pushed by ``pressure`` [Pa]:
+    it passes if the pressure reaches the critical pressure at the tension it needs (``entry_tension``) and that
+    tension stays below its lysis tension; if it needs more than the lysis tension, it ruptures once the pressure
+    reaches the critical pressure at the lysis tension; otherwise it stays in the pore mouth."""
+    radius = 0.5 * diameter
+    v = mech[M_REDUCED_VOLUME]
+    kappa = mech[M_BENDING]
+    radius_v = radius * v ** (1.0 / 3.0)
+    need = entry_tension(radius, v, kappa, mech[M_AREA_MODULUS], r_pore)
+    lysis = mech[M_LYSIS]
+    if need <= lysis:
+        if pressure >= critical_pressure(radius_v, r_pore, need, kappa):
+            return F_PASSED
+        return F_PLUGGED
+    if pressure >= critical_pressure(radius_v, r_pore, lysis, kappa):
+        return F_DAMAGED
+    return F_PLUGGED
+
+
+@register_jitable
+def plugs(diameter, mech, r_pore, pressure):
+    """1 if a particle would stay in the mouth of a pore of radius r_pore [m] (rigid: diameter >= 2 r_p; a vesicle:
+    ``vesicle_fate`` is F_PLUGGED), else 0."""
+    if mech[M_REDUCED_VOLUME] == mech[M_REDUCED_VOLUME]:  # a vesicle (not NaN)
+        if 0.5 * diameter * mech[M_REDUCED_VOLUME] ** (1.0 / 3.0) <= r_pore:
+            return 0
+        return 1 if vesicle_fate(diameter, mech, r_pore, pressure) == F_PLUGGED else 0
+    return 1 if diameter >= 2.0 * r_pore else 0
+
+
+@register_jitable
 def pick_pore(u, cdf):
     """Index j of the first cumulative share cdf[j] >= u (binary search); cdf increasing, cdf[-1] = 1."""
     lo = 0
@@ -94,13 +164,17 @@ def pick_pore(u, cdf):
 
 
 @register_jitable
-def arrive(pid, step, seed, diameter, cdf, pore_radius, prm):
-    """What happens to particle ``pid`` (diameter [m]) at the membrane: (outcome, pore index). Pore radii [m];
-    prm: the kernel parameters (PF_*)."""
+def arrive(pid, step, seed, diameter, mech, cdf, pore_radius, prm):
+    """What happens to particle ``pid`` (diameter [m]; mech: its mechanics row, NaN for a rigid particle) at the
+    membrane: (outcome, pore index). Pore radii [m]; prm: the kernel parameters (PF_*)."""
     w = random_words(pid, step, DRAW_FILTER, seed, STREAM_FILTER)
     j = pick_pore(uniform_open(w[0]), cdf)
     r = pore_radius[j]
     lam = 0.5 * diameter / r
+    if mech[M_REDUCED_VOLUME] == mech[M_REDUCED_VOLUME]:  # a vesicle: its volume decides whether it must squeeze
+        lam = lam * mech[M_REDUCED_VOLUME] ** (1.0 / 3.0)
+        if lam >= 1.0:
+            return vesicle_fate(diameter, mech, r, prm[PF_PRESSURE]), j
     if lam >= 1.0:
         return F_PLUGGED, j
     d = diffusion_coefficient(diameter, prm[PF_TEMPERATURE], prm[PF_VISCOSITY])

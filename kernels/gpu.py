@@ -9,7 +9,7 @@ from functools import cache
 from . import _cuda
 from ._cuda import cuda  # a module global: the CUDA simulator swaps globals named after numba.cuda
 from . import KernelSet
-from .filtration import arrive
+from .filtration import arrive, plugs
 from .gradient import gradient_run
 from .sampling import draw_truncated
 from .spin import P_RECORD, fixed_angle_run, swinging_bucket_run
@@ -20,8 +20,9 @@ THREADS_PER_BLOCK = 256
 SPIN_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:], boolean[:], float64[:], float64[:, :], uint8[:], "
                   "float64[:, :])")
 SAMPLE_SIGNATURE = "(int64, int64, int64, int64, float64, float64, float64, float64, float64[:])"
-FILTER_SIGNATURE = ("(int64[:], int64, int64, float64[:], float64[:], float64[:], float64[:], uint8[:], "
-                    "int32[:])")
+FILTER_SIGNATURE = ("(int64[:], int64, int64, float64[:], float64[:, :], float64[:], float64[:], float64[:], "
+                    "uint8[:], int32[:])")
+PLUG_SIGNATURE = "(float64[:], float64[:, :], float64[:], float64, uint8[:, :])"
 GRADIENT_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:], boolean[:], float64[:], float64[:, :], "
                       "float64[:, :], float64[:, :], float64[:, :], uint8[:], float64[:])")
 
@@ -56,12 +57,19 @@ def spin_gradient(pid0, step, seed, diameter, density, active, prm, seg, rho_tab
         pos[i] = r
 
 
-def filter_arrivals(pid, step, seed, diameter, cdf, pore_radius, prm, outcome, pore):
+def filter_arrivals(pid, step, seed, diameter, mech, cdf, pore_radius, prm, outcome, pore):
     i = cuda.grid(1)
     if i < pid.shape[0]:
-        o, j = arrive(pid[i], step, seed, diameter[i], cdf, pore_radius, prm)
+        o, j = arrive(pid[i], step, seed, diameter[i], mech[i], cdf, pore_radius, prm)
         outcome[i] = o
         pore[i] = j
+
+
+def plug_table(diameter, mech, radii, pressure, out):
+    i = cuda.grid(1)
+    if i < diameter.shape[0]:
+        for b in range(radii.shape[0]):
+            out[i, b] = plugs(diameter[i], mech[i], radii[b], pressure)
 
 
 def sample(pid0, seed, stream, kind, p1, p2, lo, hi, out):
@@ -70,8 +78,8 @@ def sample(pid0, seed, stream, kind, p1, p2, lo, hi, out):
         out[i] = draw_truncated(pid0 + i, seed, stream, kind, p1, p2, lo, hi)
 
 
-KERNELS = (spin_swinging, spin_fixed, spin_gradient, sample, filter_arrivals)
-SIGNATURES = (SPIN_SIGNATURE, SPIN_SIGNATURE, GRADIENT_SIGNATURE, SAMPLE_SIGNATURE, FILTER_SIGNATURE)
+KERNELS = (spin_swinging, spin_fixed, spin_gradient, sample, filter_arrivals, plug_table)
+SIGNATURES = (SPIN_SIGNATURE, SPIN_SIGNATURE, GRADIENT_SIGNATURE, SAMPLE_SIGNATURE, FILTER_SIGNATURE, PLUG_SIGNATURE)
 
 
 @cache

@@ -11,6 +11,7 @@ STREAM_SPIN = 3
 STREAM_BRIDGE = 4
 STREAM_FILTER = 5      # filtration: the pore a particle meets and what happens there
 STREAM_ARRIVAL = 6     # filtration: when a particle reaches the membrane (share of the feed filtered by then)
+STREAM_MECHANICS = 7   # a vesicle's reduced volume, bending modulus, lysis tension (7, 8, 9)
 
 # outcome of a centrifuge run for one particle
 SUPERNATANT = 0
@@ -48,6 +49,7 @@ F_PASSED = 0
 F_RETAINED = 1
 F_PLUGGED = 2
 F_DEPOSITED = 3
+F_DAMAGED = 4          # a vesicle that ruptured in the pore
 
 # filtration parameter vector
 PF_TEMPERATURE = 0   # [K]
@@ -55,4 +57,11 @@ PF_VISCOSITY = 1     # [Pa s]
 PF_VELOCITY = 2      # mean velocity in a pore of radius r is PF_VELOCITY * r^2 [1/(m s)] (Hagen-Poiseuille)
 PF_LENGTH = 3        # pore length [m]
 PF_DEPOSIT = 4       # probability that a passing particle deposits in the pore
-NF_PARAMS = 5
+PF_PRESSURE = 5      # pressure drop across the membrane [Pa] (what pushes a vesicle into a pore)
+NF_PARAMS = 6
+# per-particle mechanics (columns of the kernels' mechanics array; NaN for rigid particles)
+M_REDUCED_VOLUME = 0
+M_BENDING = 1        # [J]
+M_LYSIS = 2          # [N/m]
+M_AREA_MODULUS = 3   # [N/m]
+N_MECH = 4

@@ -198,7 +198,9 @@ def test_cpu_and_cuda_give_the_same_fates(tmp_path):
     mem = membrane_file(tmp_path, gsd=1.3)
     pops = [{"name": "ev", "target": True, "concentration": "1e9 /mL",
              "diameter": {"lognormal": {"median": "90 nm", "gsd": 1.4}, "min": "30 nm", "max": "400 nm"},
-             "density": "1.10 g/mL"},
+             "density": "1.10 g/mL",
+             "mechanics": {"reduced_volume": {"uniform": {"min": 0.7, "max": 1.0}},
+                           "lysis_tension": {"normal": {"mean": "5 mN/m", "sd": "1 mN/m"}, "min": "2 mN/m"}}},
             {"name": "protein", "concentration": "1e12 /mL", "diameter": "8 nm", "density": "1.35 g/mL"}]
     step = {"kind": "filter", "membrane": mem, "area": "1 cm**2", "pressure": "0.3 bar", "batches": 16,
             "pore_deposition": "5 %"}
@@ -242,3 +244,68 @@ def test_bad_membrane_files(tmp_path):
         path.write_text(f"name: p\nsteps:\n  - {{kind: filter, membrane: {f}, area: 1 cm**2, pressure: 0.1 bar}}\n")
         r = CliRunner().invoke(app, ["plan", str(path), "--sample", "msc_conditioned_medium"])
         assert r.exit_code == 2 and field in r.output and str(f) in r.output, r.output
+
+
+# ---------------------------------------------------------------- deformable vesicles
+def test_critical_pressure_scales_as_three_halves_near_threshold_and_as_laplace_far():
+    tau, kappa, r_p = 1e-3, 60e-21, 50e-9
+    ell = math.sqrt(kappa / tau)
+    x = np.array([1e-4, 2e-4]) * ell
+    p = [KF.critical_pressure(r_p + xi, r_p, tau, kappa) for xi in x]
+    assert math.log(p[1] / p[0]) / math.log(2.0) == pytest.approx(1.5, abs=0.01)
+    far = 1000 * ell
+    laplace = 2 * tau * (1 / r_p - 1 / (r_p + far))
+    assert KF.critical_pressure(r_p + far, r_p, tau, kappa) == pytest.approx(laplace, rel=1e-3)
+    assert KF.critical_pressure(r_p * 0.9, r_p, tau, kappa) == 0.0
+
+
+def entry_tension(d, v, kappa, k_area, r_p):
+    """The test's own derivation: a vesicle of area pi d^2 and volume v pi d^3 / 6 entering a pore of radius r_p
+    as a spherocylinder (area 2 V / r_p + 4/3 pi r_p^2 for volume V) stretches by the missing area; bending the
+    cylinder costs kappa / (2 r_p^2) of tension."""
+    area, vol = math.pi * d ** 2, v * math.pi * d ** 3 / 6
+    need = 2 * vol / r_p + 4 / 3 * math.pi * r_p ** 2
+    return kappa / (2 * r_p ** 2) + k_area * max(0.0, need / area - 1)
+
+
+def vesicle_filter(tmp_path, pressure_pa, v, d="150 nm", lysis="5 mN/m", n=3000):
+    mem = membrane_file(tmp_path)
+    pops = [{"name": "ev", "target": True, "concentration": "1e6 /mL", "diameter": d, "density": "1.10 g/mL",
+             "mechanics": {"reduced_volume": v, "bending_modulus": "60 zJ", "lysis_tension": lysis}}]
+    step = {"kind": "filter", "membrane": mem, "area": "4.9 cm**2", "pressure": f"{pressure_pa} Pa",
+            "hold_up": "1 mL"}
+    return exosim.simulate(protocol(step), sample(pops), n_particles=n, seed=6, device=exosim.CPU())
+
+
+def test_soft_vesicle_passes_above_its_critical_pressure_and_not_below(tmp_path):
+    """150-nm vesicles of reduced volume 0.85 (enough area to line a 100-nm pore without stretching) at 100-nm
+    pores: the tension they need is bending only; below the critical pressure they all stay in the pore mouths,
+    above it every one that reaches the membrane passes (the filtered share 9/10)."""
+    d, v, kappa, r_p = 150e-9, 0.85, 60e-21, 50e-9
+    tau = entry_tension(d, v, kappa, 0.24, r_p)
+    assert tau == pytest.approx(kappa / (2 * r_p ** 2))           # no stretching needed
+    r_v = d / 2 * v ** (1 / 3)
+    x, ell = r_v - r_p, math.sqrt(kappa / tau)
+    p_c = 2 * tau * (1 / r_p - 1 / r_v) * math.sqrt(x / (x + ell))
+    above = vesicle_filter(tmp_path, 1.5 * p_c, v)
+    assert float(above.recovery[0]) == pytest.approx(0.9, abs=5 * math.sqrt(0.09 / 3000))
+    below = vesicle_filter(tmp_path, 0.67 * p_c, v)
+    assert float(below.recovery[0]) == 0.0
+    assert float(below.fate_count.sel(step=0, place="membrane_bound")[0]) > 0
+
+
+def test_taut_vesicle_ruptures_instead_of_passing(tmp_path):
+    """A taut sphere (v = 1) of 150 nm must stretch its membrane by ~15 % to line a 100-nm pore, beyond lysis
+    (5 mN/m / 240 mN/m = 2 %): above the critical pressure at the lysis tension it ruptures (damaged), below it
+    stays in the pore; none passes either way."""
+    d, r_p, kappa = 150e-9, 50e-9, 60e-21
+    assert entry_tension(d, 1.0, kappa, 0.24, r_p) > 5e-3
+    r_v, tau = d / 2, 5e-3
+    x, ell = r_v - r_p, math.sqrt(kappa / tau)
+    p_lys = 2 * tau * (1 / r_p - 1 / r_v) * math.sqrt(x / (x + ell))
+    hard = vesicle_filter(tmp_path, 1.5 * p_lys, "1.0")
+    assert float(hard.recovery[0]) == 0.0
+    damaged = float(hard.fate_count.sel(step=0, place="damaged")[0] / hard.input_count[0])
+    assert damaged == pytest.approx(0.9, abs=5 * math.sqrt(0.09 / 3000))
+    soft = vesicle_filter(tmp_path, 0.67 * p_lys, "1.0")
+    assert float(soft.fate_count.sel(step=0, place="damaged")[0]) == 0.0

@@ -158,6 +158,7 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
     order = order[: int(active.sum())]
     diameter_h = device.to_host(particles.diameter)
     population_h = device.to_host(particles.population)
+    mech_h = np.ascontiguousarray(device.to_host(particles.mechanics))
 
     n_real = plan.pore_density * plan.area
     m = int(min(MAX_PORES, max(MIN_PORES, round(n_real))))
@@ -169,7 +170,7 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
     prm = np.zeros(K.NF_PARAMS)
     prm[K.PF_TEMPERATURE], prm[K.PF_VISCOSITY], prm[K.PF_LENGTH] = temp, eta, mb.thickness
     prm[K.PF_DEPOSIT] = plan.pore_deposition
-    where = np.full(n, -1, dtype=np.int8)                  # 0 filtrate, 1 retentate, 2 membrane (arrived ones)
+    where = np.full(n, -1, dtype=np.int8)      # arrived ones: 0 filtrate, 1 retentate, 2 membrane, 3 damaged
     n_batch = plan.batches
     dv = plan.filtrate_volume / n_batch
     bounds = np.searchsorted(share[order], np.arange(n_batch + 1) * dv / plan.volume_in)
@@ -195,22 +196,26 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
             q = pores.flows(np)
             q_sum = float(q.sum())
             prm[K.PF_VELOCITY] = flux * r_m / (8.0 * pores.length)   # dP across the membrane / (8 eta L)
+            prm[K.PF_PRESSURE] = eta * flux * r_m                      # dP across the membrane
             cdf = np.cumsum(q) / q_sum
             cdf[-1] = 1.0
             pid = np.ascontiguousarray(members.astype(np.int64))
             outcome = xp.zeros(members.size, dtype=np.uint8)
             pore = xp.zeros(members.size, dtype=np.int32)
-            device.launch(ks.filter_arrivals, members.size, xp.asarray(pid), plan.index, seed,
-                          xp.asarray(diameter_h[members]), xp.asarray(cdf), xp.asarray(pores.radius), xp.asarray(prm),
-                          outcome, pore)
+            d_dev = xp.asarray(diameter_h[members])
+            mech_dev = xp.asarray(np.ascontiguousarray(mech_h[members]))
+            device.launch(ks.filter_arrivals, members.size, xp.asarray(pid), plan.index, seed, d_dev, mech_dev,
+                          xp.asarray(cdf), xp.asarray(pores.radius), xp.asarray(prm), outcome, pore)
             outcome = device.to_host(outcome)
             pore = device.to_host(pore)
-            where[members] = np.select([outcome == K.F_PASSED, outcome == K.F_RETAINED], [0, 1], 2)
+            where[members] = np.select([outcome == K.F_PASSED, outcome == K.F_RETAINED, outcome == K.F_DAMAGED],
+                                       [0, 1, 3], 2)
             d = diameter_h[members]
             k = k_real[population_h[members]]
             r_cake += _cake(d, particles.weight[population_h[members]], outcome, flux, eta, temp, plan.area,
                             diffusion_coefficient)
-            _plug(pores, q, q_sum, 0.5 * d, k, np.random.default_rng([seed, plan.index, b, 0xB10C]), np)
+            plugging = _plugging_arrivals(device, ks, d_dev, mech_dev, k, pores, prm[K.PF_PRESSURE], np)
+            _plug(pores, q, q_sum, plugging, np.random.default_rng([seed, plan.index, b, 0xB10C]), np)
             dep = outcome == K.F_DEPOSITED
             if dep.any():
                 vol = np.bincount(pore[dep], weights=k[dep] * math.pi * d[dep] ** 3 / 6.0, minlength=m)
@@ -235,7 +240,8 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
     where[active & (where < 0)] = 1
     keep_code = 0 if plan.keep == "filtrate" else 1
     discard = fates.RETENTATE_DISCARDED if plan.keep == "filtrate" else fates.FILTRATE_DISCARDED
-    moves = ((active & (where == 1 - keep_code), discard), (active & (where == 2), fates.MEMBRANE_BOUND))
+    moves = ((active & (where == 1 - keep_code), discard), (active & (where == 2), fates.MEMBRANE_BOUND),
+             (active & (where == 3), fates.DAMAGED))
     for mask, place in moves:
         fates.move(particles, xp.asarray(mask), place, plan.index, xp)
     return {"flux_time": np.array(times), "flux": np.array(fluxes), "pressure": np.array(pressures),
@@ -264,21 +270,41 @@ def _cake(d, weight, outcome, flux, eta, temperature, area, diffusion_coefficien
     return float(cake_resistance(vol, dr[sel], area).sum())
 
 
-def _plug(pores, q, q_sum, a, k, rng, np):
-    """Close pores hit by real particles at least as large as themselves. With the flows frozen at the batch's
-    start, pore j would receive such arrivals at the Poisson mean E_j = (q_j / Q) sum_i k_i [a_i >= r_j] (a
-    particle radii [m], k real arrivals per simulation particle). But arrivals within a batch come one after
-    another and avoid pores already closed: the open flow falls during the batch, by L = sum_j E_j q_j in
-    expectation. Taking that fall as linear over the batch, pore j's closing hazard is
+PLUG_BINS = 48   # pore-radius classes at which each batch's plugging arrivals are counted
+
+
+def _plugging_arrivals(device, ks, diameter, mech, k, pores, pressure, np):
+    """Real plugging arrivals K(r_j) = sum_i k_i [particle i plugs a pore of radius r_j] for every pore j, the
+    pores grouped in PLUG_BINS classes of radius (geometric bins between the smallest and largest open pore; a
+    single class when they are all the same): the kernel's ``plugs`` for every (particle, class) pair."""
+    radius = pores.radius
+    live = radius[pores.open & (radius > 0)]
+    if live.size == 0:
+        return np.zeros(radius.shape[0])
+    lo, hi = float(live.min()), float(live.max())
+    if hi <= lo * (1 + 1e-12):
+        centres, cls = np.array([lo]), np.zeros(radius.shape[0], dtype=np.int64)
+    else:
+        edges = np.geomspace(lo, hi, PLUG_BINS + 1)
+        centres = np.sqrt(edges[1:] * edges[:-1])
+        cls = np.clip(np.searchsorted(edges, radius, side="right") - 1, 0, PLUG_BINS - 1)  # closed ones: any
+    xp = device.xp
+    table = xp.zeros((diameter.shape[0], centres.shape[0]), dtype=np.uint8)
+    device.launch(ks.plug_table, diameter.shape[0], diameter, mech, xp.asarray(centres), float(pressure), table)
+    per_class = np.asarray(device.to_host(table), dtype=np.float64).T @ k
+    return per_class[cls]
+
+
+def _plug(pores, q, q_sum, plugging, rng, np):
+    """Close pores hit by particles that plug them. With the flows frozen at the batch's start, pore j would
+    receive such arrivals at the Poisson mean E_j = (q_j / Q) K_j (``_plugging_arrivals``). But arrivals within a
+    batch come one after another and avoid pores already closed: the open flow falls during the batch, by
+    L = sum_j E_j q_j in expectation. Taking that fall as linear over the batch, pore j's closing hazard is
     H_j = E_j (Q / L) ln(Q / (Q - L)) (exact for equal pores that every arrival plugs: n arrivals close n pores),
     and it closes with probability 1 - exp(-H_j); when L >= Q every pore that meets such an arrival closes."""
-    if q_sum <= 0 or a.size == 0:
+    if q_sum <= 0:
         return
-    o = np.argsort(a)
-    a_sorted, k_sorted = a[o], k[o]
-    tail = np.concatenate([np.cumsum(k_sorted[::-1])[::-1], [0.0]])   # sum of k over particles from index i on
-    big = tail[np.searchsorted(a_sorted, pores.radius, side="left")]
-    expected = q / q_sum * big
+    expected = q / q_sum * plugging
     lost = float(np.sum(expected * q))
     if lost <= 0:
         return

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import __version__
 from .engine import Run, recovery_stderr
-from .fates import PLACES, PRODUCT
+from .fates import DAMAGED, PLACES, PRODUCT
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -215,6 +215,8 @@ def summarize(run: Run) -> Summary:
                                          "Monte Carlo standard error of product_count"),
             "recovery": _var("population", recovery, "1", "fraction of the input found in the product"),
             "recovery_stderr": _var("population", rec_err, "1", "Monte Carlo standard error of recovery"),
+            "damaged_fraction": _var("population", counts[-1, DAMAGED] / n_sim, "1",
+                                     "fraction of the input ruptured on the way (vesicles lysed in filter pores)"),
             "step_recovery": _var(("step", "population"), step_rec, "1",
                                   "share of each step's input that the step passes on"),
             "fate_count": _var(("step", "place", "population"), counts * weight, "1",

@@ -602,8 +602,43 @@ class Filter(Strict):
         return self
 
 
-STEP_KINDS = ("centrifuge", "wash", "gradient", "fractionate", "filter")
-Step = Annotated[Union[Centrifuge, Wash, Gradient, Fractionate, Filter], Field(discriminator="kind")]
+Rate = Annotated[float, _si("rate", positive=True)]
+
+
+class TFF(Strict):
+    """Tangential-flow filtration: concentrate the material by ``concentrate`` and wash it with ``diavolumes``
+    volumes of ``diafilter_medium`` at constant volume, at a transmembrane ``pressure``; the retentate goes on
+    (docs/filtration.md)."""
+
+    kind: Literal["tff"]
+    name: Optional[str] = None
+    membrane: MembraneName
+    area: Area
+    pressure: Pressure
+    concentrate: float = Field(1.0, ge=1.0)       # concentration factor (volume in / retentate volume)
+    diavolumes: float = Field(0.0, ge=0.0)        # constant-volume diafiltration, in retentate volumes
+    diafilter_medium: MediumName = "PBS"
+    shear_rate: Rate = Field("4000 /s", validate_default=True)   # wall shear rate in the channels
+    peak_shear_rate: Optional[Rate] = None       # in the pump and fittings (default: the wall's)
+    channel_length: Length = Field("20 cm", validate_default=True)
+    hold_up: VolumeOrZero = 0.0                  # system volume the retentate cannot go below
+    adsorption: Fraction = 0.0                   # vesicles lost on the membrane per unit exposure
+
+    @model_validator(mode="after")
+    def _rating(self, info: ValidationInfo):
+        membrane = ((info.context or {}).get("membranes") or {}).get(self.membrane)
+        if membrane is None and self.membrane.endswith((".yaml", ".yml")):
+            membrane = load_membrane_file(self.membrane)
+        if membrane is not None and self.pressure > membrane.max_pressure * (1 + 1e-9):
+            raise _FieldError("pressure", f"{units.fmt(self.pressure, 'Pa', 'bar')} exceeds the "
+                                          f"{units.fmt(membrane.max_pressure, 'Pa', 'bar')} rating of {membrane.name}")
+        if self.concentrate == 1.0 and self.diavolumes == 0.0:
+            raise ValueError("a tff step needs concentrate > 1 or diavolumes > 0: it would filter nothing")
+        return self
+
+
+STEP_KINDS = ("centrifuge", "wash", "gradient", "fractionate", "filter", "tff")
+Step = Annotated[Union[Centrifuge, Wash, Gradient, Fractionate, Filter, TFF], Field(discriminator="kind")]
 
 
 class Protocol(Strict):

@@ -56,7 +56,7 @@ class CPU:
     def kernels(self):
         from .kernels import KernelSet, cpu
         return KernelSet(cpu.spin_swinging, cpu.spin_fixed, cpu.spin_gradient, cpu.sample, cpu.filter_arrivals,
-                         cpu.plug_table)
+                         cpu.plug_table, cpu.tff_particles)
 
     def launch(self, kernel, n, *args):
         kernel(*args)

@@ -166,6 +166,7 @@ KINDS = {
     "permeability": ("m/(Pa*s)", "a hydraulic permeability"),
     "tension": ("N/m", "a membrane tension"),
     "energy": ("J", "an energy"),
+    "rate": ("1/s", "a rate (such as a shear rate)"),
 }
 
 
@@ -250,7 +251,8 @@ def example(kind: str) -> str:
             "angle": "'23 deg'", "number_concentration": "'5e9 /mL'",
             "mass_concentration": "'1 mg/mL'", "fraction": "'5 %'", "pressure": "'0.5 bar'",
             "area": "'4.9 cm**2'", "areal_density": "'3e8 /cm**2'", "velocity": "'50 L/m**2/h'",
-            "permeability": "'500 L/m**2/h/bar'", "tension": "'5 mN/m'", "energy": "'60 zJ'"}[kind]
+            "permeability": "'500 L/m**2/h/bar'", "tension": "'5 mN/m'", "energy": "'60 zJ'",
+            "rate": "'4000 /s'"}[kind]
 
 
 _RCF = re.compile(r"^\s*([0-9][0-9,]*\.?[0-9]*(?:[eE][+-]?[0-9]+)?)\s*(?:x|×)?\s*g\s*$")

@@ -10,4 +10,5 @@ Units: SI throughout (m, s, kg, kg/m^3, Pa*s, J).
 from collections import namedtuple
 
 # what a device's ``kernels()`` returns: the compiled loops of one backend, by name
-KernelSet = namedtuple("KernelSet", "spin_swinging spin_fixed spin_gradient sample filter_arrivals plug_table")
+KernelSet = namedtuple("KernelSet", "spin_swinging spin_fixed spin_gradient sample filter_arrivals plug_table "
+                                   "tff_particles")

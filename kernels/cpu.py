@@ -5,7 +5,7 @@ Compiled code is cached on disk under a key of every kernel source file (see :mo
 import numba
 
 from .cache import cached_njit
-from .filtration import arrive, plugs
+from .filtration import arrive, plugs, tff_fate
 from .gradient import gradient_run
 from .sampling import draw_truncated
 from .spin import P_RECORD, fixed_angle_run, swinging_bucket_run
@@ -56,6 +56,14 @@ def filter_arrivals(pid, step, seed, diameter, mech, cdf, pore_radius, prm, outc
         o, j = arrive(pid[i], step, seed, diameter[i], mech[i], cdf, pore_radius, prm)
         outcome[i] = o
         pore[i] = j
+
+
+@cached_njit(parallel=True)
+def tff_particles(pid0, step, seed, diameter, mech, active, node_r, node_w, prm, outcome):
+    """Tangential-flow fate of every active particle; particle i has global id pid0 + i."""
+    for i in numba.prange(diameter.shape[0]):
+        if active[i]:
+            outcome[i] = tff_fate(pid0 + i, step, seed, diameter[i], mech[i], node_r, node_w, prm)
 
 
 @cached_njit(parallel=True)

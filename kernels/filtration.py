@@ -28,7 +28,9 @@ from numba.extending import register_jitable
 from .formulas import diffusion_coefficient
 from .layout import (F_DAMAGED, F_DEPOSITED, F_PASSED, F_PLUGGED, F_RETAINED, M_AREA_MODULUS,  # noqa: F401
                      M_BENDING, M_LYSIS, M_REDUCED_VOLUME, PF_DEPOSIT, PF_LENGTH, PF_PRESSURE, PF_TEMPERATURE,
-                     PF_VELOCITY, PF_VISCOSITY, STREAM_FILTER)
+                     PF_VELOCITY, PF_VISCOSITY, PT_ADSORPTION, PT_EXPOSURE, PT_FLUX, PT_LENGTH, PT_LEVEQUE,
+                     PT_PRESSURE, PT_SHEAR_STRESS, PT_TEMPERATURE, PT_VELOCITY, PT_VISCOSITY, STREAM_FILTER,
+                     T_ADSORBED, T_DAMAGED, T_PASSED, T_RETAINED)
 from .philox import random_words, uniform_open
 
 DRAW_FILTER = 0
@@ -184,3 +186,69 @@ def arrive(pid, step, seed, diameter, mech, cdf, pore_radius, prm):
             return F_DEPOSITED, j
         return F_PASSED, j
     return F_RETAINED, j
+
+
+@register_jitable
+def polarised_sieving(s_membrane, flux, k_mass):
+    """Observed sieving with concentration polarisation: the wall concentration is the bulk's times
+    e^(J/k) for the retained share, S_obs = S e^(J/k) / (1 - S + S e^(J/k)) (film model; e.g. Zeman & Zydney 1996,
+    Microfiltration and Ultrafiltration, ch. 8). J [m/s] flux, k [m/s] mass-transfer coefficient."""
+    if s_membrane <= 0.0:
+        return 0.0
+    x = flux / k_mass
+    if x > 700.0:
+        return 1.0
+    e = math.exp(x)
+    return s_membrane * e / (1.0 - s_membrane + s_membrane * e)
+
+
+@register_jitable
+def tff_fate(pid, step, seed, diameter, mech, node_r, node_w, prm):
+    """Fate of one particle through a tangential-flow filtration (concentration and diafiltration): T_RETAINED,
+    T_PASSED (to the filtrate), T_DAMAGED (a vesicle ruptured in a pore or by shear) or T_ADSORBED (a retained
+    vesicle lost on the membrane).
+
+    The retentate is well mixed; every filtrate volume carries its share of the retentate's particles to the
+    membrane, so a particle meets the membrane at the rate E (``PT_EXPOSURE``: ln of the concentration factor plus
+    the diavolumes) and there meets pore radius r with the flow weights ``node_w`` (quadrature nodes ``node_r`` of
+    the pore distribution). Rates per unit exposure: passage S (hindered transport, or a vesicle squeezing
+    through; polarised), rupture R (share of flow-weighted pores at which the vesicle ruptures), adsorption A
+    (retained vesicles). Competing risks: P(pass) = S / T (1 - e^-(T E)), T = S + R + A, and so on; retained
+    otherwise. A vesicle whose membrane tension from the peak shear stress, (5/2) tau_s R, exceeds its lysis
+    tension ruptures first (sphere in shear flow, viscous traction ~ tau_s R)."""
+    is_vesicle = mech[M_REDUCED_VOLUME] == mech[M_REDUCED_VOLUME]
+    radius = 0.5 * diameter
+    if is_vesicle and 2.5 * prm[PT_SHEAR_STRESS] * radius > mech[M_LYSIS]:
+        return T_DAMAGED
+    d = diffusion_coefficient(diameter, prm[PT_TEMPERATURE], prm[PT_VISCOSITY])
+    s = 0.0
+    rupture = 0.0
+    for k in range(node_r.shape[0]):
+        r = node_r[k]
+        lam = radius / r
+        if is_vesicle:
+            lam = lam * mech[M_REDUCED_VOLUME] ** (1.0 / 3.0)
+            if lam >= 1.0:
+                fate = vesicle_fate(diameter, mech, r, prm[PT_PRESSURE])
+                if fate == F_PASSED:
+                    s += node_w[k]
+                elif fate == F_DAMAGED:
+                    rupture += node_w[k]
+                continue
+        if lam < 1.0:
+            s += node_w[k] * sieving_coefficient(lam, prm[PT_VELOCITY] * r * r * prm[PT_LENGTH] / d)
+    s = polarised_sieving(min(s, 1.0), prm[PT_FLUX], prm[PT_LEVEQUE] * d ** (2.0 / 3.0))
+    ads = prm[PT_ADSORPTION] if is_vesicle else 0.0
+    total = s + rupture + ads
+    if total <= 0.0:
+        return T_RETAINED
+    w = random_words(pid, step, DRAW_FILTER, seed, STREAM_FILTER)
+    u = uniform_open(w[0])
+    if u >= -math.expm1(-total * prm[PT_EXPOSURE]):
+        return T_RETAINED
+    v = uniform_open(w[1]) * total
+    if v < s:
+        return T_PASSED
+    if v < s + rupture:
+        return T_DAMAGED
+    return T_ADSORBED

@@ -65,3 +65,20 @@ M_BENDING = 1        # [J]
 M_LYSIS = 2          # [N/m]
 M_AREA_MODULUS = 3   # [N/m]
 N_MECH = 4
+
+# tangential-flow filtration (kernels/filtration.py, tff_fate): outcome, parameter vector
+T_RETAINED = 0
+T_PASSED = 1
+T_DAMAGED = 2
+T_ADSORBED = 3
+PT_TEMPERATURE = 0   # [K]
+PT_VISCOSITY = 1     # [Pa s]
+PT_VELOCITY = 2      # mean velocity in a pore of radius r is PT_VELOCITY * r^2 [1/(m s)]
+PT_LENGTH = 3        # pore length [m]
+PT_PRESSURE = 4      # transmembrane pressure [Pa]
+PT_EXPOSURE = 5      # filtrate volumes per retentate volume, integrated: ln(concentration factor) + diavolumes
+PT_FLUX = 6          # filtrate flux [m/s]
+PT_LEVEQUE = 7       # mass-transfer coefficient k = PT_LEVEQUE * D^(2/3) [m/s] (Leveque)
+PT_ADSORPTION = 8    # adsorption rate of retained vesicles per unit exposure [1]
+PT_SHEAR_STRESS = 9  # peak shear stress on the particles [Pa]
+NT_PARAMS = 10

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # step kind -> module of this package
 METHODS = {"centrifuge": "centrifuge", "wash": "centrifuge", "gradient": "gradient", "fractionate": "fractionate",
-           "filter": "filtration"}
+           "filter": "filtration", "tff": "tff"}
 
 
 def method(kind: str):

@@ -21,7 +21,7 @@ from .. import fates, units
 from ..errors import ConfigError
 from ..kernels import layout as K
 
-PORE_NODES = 24    # Gauss-Hermite nodes over the lognormal pore sizes
+PORE_NODES = 32    # quadrature nodes over the truncated lognormal pore sizes
 LEVEQUE = 1.62
 
 
@@ -99,15 +99,10 @@ def plan_step(index: int, step, volume: float, medium, previous, ctx) -> TffPlan
 
 
 def pore_nodes(membrane, n: int = PORE_NODES):
-    """(radii [m], flow weights) of Gauss-Hermite nodes of the membrane's lognormal pores, weights ~ w r^4."""
-    import numpy as np
-
+    """(radii [m], flow weights) of quadrature nodes over the membrane's truncated lognormal pores."""
     from ..physics import membranes as mem
 
-    z, w = np.polynomial.hermite_e.hermegauss(n)
-    r = mem.median_pore_radius(membrane) * np.exp(math.log(membrane.pore_gsd) * z)
-    q = w * r ** 4
-    return np.ascontiguousarray(r), np.ascontiguousarray(q / q.sum())
+    return mem.pore_quadrature(membrane, n)
 
 
 def kernel_params(plan: TffPlan, temperature: float):

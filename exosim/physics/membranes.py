@@ -3,14 +3,16 @@ radii and lengths [m], pressures [Pa], viscosities [Pa s], flows [m^3/s], fluxes
 
 - Pore sizes are lognormal (median radius, geometric standard deviation ``pore_gsd``): narrow for track-etched
   membranes (gsd about 1.1), broad for polymeric ones (Mochizuki & Zydney 1993, J Membr Sci 82:211; Zydney et
-  al. 1994: lognormal UF pore distributions).
+  al. 1994: lognormal UF pore distributions), truncated at ``TRUNCATE_SD`` = 3 geometric standard deviations: a
+  membrane has no pores beyond (the untruncated lognormal's far tail, weighted by flow as r^4 and amplified by
+  concentration polarisation, would let vesicles through pores that do not exist).
 - Ultrafiltration membranes are rated by a nominal molecular-weight cut-off: the molar mass of a marker retained
   to 90 %. The rule used here: the marker's radius is R = 0.066 M^(1/3) nm for a globular protein (M in Da;
   Erickson 2009, Biol Proced Online 11:32) or R = 0.033 M^0.463 nm for dextran (Granath & Kvist 1967, J Chromatogr
   28:69; dextrans are much larger than proteins of the same mass, and many vendors rate with them), and the median
   pore radius is the one for which the flow-weighted asymptotic sieving of that marker over the lognormal pores,
-  sum r^4 Phi K_c / sum r^4, equals 0.1. With gsd 1.3: 100 kDa (protein marker) gives a median pore diameter of
-  6.0 nm, 500 kDa 10 nm with a protein marker and 28 nm with a dextran marker (docs/reference/physics.md:
+  sum r^4 Phi K_c / sum r^4, equals 0.1. 100 kDa (protein marker, gsd 1.3) gives a median pore diameter of
+  6.1 nm; 500 kDa (gsd 1.2) 12 nm with a protein marker and 34 nm with a dextran marker (docs/reference/physics.md:
   100 kDa ~ 5-10 nm, 500 kDa ~ 20-50 nm pores).
 - Pore density: given for track-etched membranes; for polymeric ones from the clean-water permeability L_p and
   Hagen-Poiseuille, N = 8 eta_w L L_p / (pi <r^4>), eta_w water at 20 degC, <r^4> = r_med^4 exp(8 ln^2 gsd).
@@ -31,6 +33,7 @@ MWCO_SIEVING = 0.1               # a nominal rating: 90 % retention of the marke
 WATER_VISCOSITY_20C = 1.0016e-3  # Pa s (IAPWS 2008, 20 degC, 0.1 MPa): the permeability's reference
 CAKE_POROSITY = 0.4
 KOZENY = 180.0
+TRUNCATE_SD = 3.0
 
 
 DEXTRAN_NM, DEXTRAN_EXPONENT = 0.033, 0.463   # dextran Stokes radius [nm] = 0.033 M^0.463 (Granath & Kvist 1967)
@@ -45,10 +48,22 @@ def marker_radius(mwco: float, marker: str = "protein") -> float:
     return ERICKSON_NM * 1e-9 * m ** (1.0 / 3.0)
 
 
-def _lognormal_nodes(gsd: float, n: int = 64):
-    """Gauss-Hermite nodes z and weights (summing to 1) of a standard normal, for lognormal quadrature."""
-    x, w = np.polynomial.hermite_e.hermegauss(n)
-    return x, w / w.sum()
+def standard_normal_nodes(n: int = 64):
+    """Nodes z and weights (summing to 1) of a standard normal truncated to +-TRUNCATE_SD: Gauss-Legendre on the
+    interval with the normal density as weight, for lognormal pore-size quadrature."""
+    x, w = np.polynomial.legendre.leggauss(n)
+    z = TRUNCATE_SD * x
+    w = w * np.exp(-0.5 * z * z)
+    return z, w / w.sum()
+
+
+def pore_quadrature(membrane, n: int = 64):
+    """(radii [m], flow weights summing to 1) of quadrature nodes over the membrane's truncated lognormal pores;
+    flow weights are number weights times r^4 (Hagen-Poiseuille)."""
+    z, w = standard_normal_nodes(n)
+    r = median_pore_radius(membrane) * np.exp(math.log(membrane.pore_gsd) * z)
+    q = w * r ** 4
+    return np.ascontiguousarray(r), np.ascontiguousarray(q / q.sum())
 
 
 def flow_weighted_sieving(r_median: float, gsd: float, a: float) -> float:
@@ -56,7 +71,7 @@ def flow_weighted_sieving(r_median: float, gsd: float, a: float) -> float:
     sum r^4 Phi K_c / sum r^4 over the pore distribution (kernels/filtration.py for Phi K_c)."""
     from ..kernels.filtration import sieving_coefficient
 
-    z, w = _lognormal_nodes(gsd)
+    z, w = standard_normal_nodes()
     r = r_median * np.exp(math.log(gsd) * z)
     s = np.array([sieving_coefficient(a / ri, 1e9) for ri in r])   # convection only
     q = w * r ** 4
@@ -84,8 +99,13 @@ def median_pore_radius(membrane) -> float:
 
 
 def mean_r4(r_median: float, gsd: float) -> float:
-    """<r^4> [m^4] of lognormal radii: r_med^4 exp(8 ln^2 gsd)."""
-    return r_median ** 4 * math.exp(8.0 * math.log(gsd) ** 2)
+    """<r^4> [m^4] of lognormal radii truncated at +-TRUNCATE_SD: r_med^4 exp(8 s^2) (Phi(3 - 4 s) - Phi(-3 - 4 s))
+    / (Phi(3) - Phi(-3)), s = ln gsd."""
+    from scipy.special import ndtr
+
+    s = math.log(gsd)
+    t = TRUNCATE_SD
+    return r_median ** 4 * math.exp(8.0 * s * s) * (ndtr(t - 4 * s) - ndtr(-t - 4 * s)) / (ndtr(t) - ndtr(-t))
 
 
 def pore_density(membrane) -> float:
@@ -97,8 +117,13 @@ def pore_density(membrane) -> float:
 
 
 def sample_pore_radii(membrane, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` pore radii [m] drawn from the membrane's lognormal distribution."""
-    return median_pore_radius(membrane) * np.exp(math.log(membrane.pore_gsd) * rng.standard_normal(n))
+    """``n`` pore radii [m] drawn from the membrane's lognormal distribution truncated at +-TRUNCATE_SD."""
+    z = rng.standard_normal(n)
+    bad = np.abs(z) > TRUNCATE_SD
+    while bad.any():
+        z[bad] = rng.standard_normal(int(bad.sum()))
+        bad = np.abs(z) > TRUNCATE_SD
+    return median_pore_radius(membrane) * np.exp(math.log(membrane.pore_gsd) * z)
 
 
 def pore_flow(radius, pressure: float, viscosity: float, length: float):

@@ -572,6 +572,8 @@ class Filter(Strict):
     area: Area
     pressure: Optional[Pressure] = None
     flux: Optional[Flux] = None
+    rcf: Optional[RCF] = None         # a centrifugal concentrator: the spin drives the liquid through the membrane
+    head: Optional[Length] = None     # with rcf: height of the feed's liquid column over the membrane at the start
     keep: Literal["filtrate", "retentate"] = "filtrate"
     hold_up: VolumeOrZero = 0.0       # material left on the feed side, never filtered (the retentate's volume)
     stop_flux: Fraction = 0.01        # constant pressure: stop when the flux falls below this share of its start
@@ -581,8 +583,11 @@ class Filter(Strict):
 
     @model_validator(mode="after")
     def _drive(self, info: ValidationInfo):
-        if (self.pressure is None) == (self.flux is None):
-            raise ValueError("give exactly one of pressure and flux")
+        if sum(x is not None for x in (self.pressure, self.flux, self.rcf)) != 1:
+            raise ValueError("give exactly one of pressure, flux and rcf (a centrifugal concentrator)")
+        if (self.rcf is None) != (self.head is None):
+            raise _FieldError("head", "a centrifugal concentrator (rcf) needs head, the feed's liquid column over "
+                                      "the membrane, and only it does")
         if self.stop_flux >= 1.0:
             raise _FieldError("stop_flux", "must be below 100 %")
         if self.pore_deposition > 1.0:

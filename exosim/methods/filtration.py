@@ -23,7 +23,9 @@ Model
   (concentration polarisation; its osmotic pressure is not modelled) and stay suspended in the retentate.
 - Flux: membrane resistance R_m = 8 L A_patch / (pi sum_open r^4) and cake resistance R_c in series; constant
   pressure: J = dP / (eta (R_m + R_c)), stopping when J falls below ``stop_flux`` of its start; constant flux:
-  dP = eta J (R_m + R_c), stopping when dP exceeds the membrane's rating. A batch of volume dV takes
+  dP = eta J (R_m + R_c), stopping when dP exceeds the membrane's rating; a centrifugal concentrator: dP = rho a h,
+  the feed column's pressure in the centrifugal field a = rcf g0, h falling in proportion to the feed volume (a
+  prismatic reservoir), stopping when the flux falls below ``stop_flux`` of the clean membrane's at that pressure. A batch of volume dV takes
   dV (1/J_start + 1/J_end) / (2 A) (trapezoid rule in the volume: exact for a growing cake, second order for
   blocking). The flux (or pressure) against time is an output; filtration time counts as process time.
 """
@@ -52,6 +54,8 @@ class FilterPlan:
     area: float                 # [m^2]
     pressure: float | None      # constant transmembrane pressure [Pa]
     flux: float | None          # constant flux [m/s]
+    head_pressure: float | None  # centrifugal concentrator: pressure of the full feed column [Pa], falling with
+                                # the feed volume
     keep: str
     stop_flux: float
     pore_deposition: float
@@ -94,11 +98,20 @@ def plan_step(index: int, step, volume: float, medium, previous, ctx) -> FilterP
         raise ConfigError(ctx.source, f"{where}.hold_up",
                           f"{units.fmt_volume(step.hold_up)} is not less than the {units.fmt_volume(volume)} of "
                           f"material: nothing to filter")
-    _, eta = medium_state(medium, ctx.temperature)
+    rho, eta = medium_state(medium, ctx.temperature)
     r_med = mem.median_pore_radius(membrane)
     density = mem.pore_density(membrane)
     r_m = 8.0 * membrane.thickness / (math.pi * density * mem.mean_r4(r_med, membrane.pore_gsd))  # [1/m]
-    clean = step.flux if step.flux is not None else step.pressure / (eta * r_m)
+    head = None
+    if step.rcf is not None:  # hydrostatic pressure of the column in the centrifugal field, rho a h
+        from ..physics.rotors import STANDARD_GRAVITY
+        head = rho * step.rcf * STANDARD_GRAVITY * step.head
+        if head > membrane.max_pressure:
+            raise ConfigError(ctx.source, f"{where}.rcf",
+                              f"{step.rcf:,.0f} g over a {units.fmt(step.head, 'm', 'cm')} column pushes with "
+                              f"{units.fmt(head, 'Pa', 'bar')}, above the {units.fmt(membrane.max_pressure, 'Pa', 'bar')}"
+                              f" rating of {membrane.name}")
+    clean = step.flux if step.flux is not None else (step.pressure or head) / (eta * r_m)
     warnings = []
     if step.flux is not None and eta * step.flux * r_m > membrane.max_pressure:
         raise ConfigError(ctx.source, f"{where}.flux",
@@ -116,11 +129,21 @@ def plan_step(index: int, step, volume: float, medium, previous, ctx) -> FilterP
     label = step.name or f"filter {membrane.name}"
     return FilterPlan(
         index=index, label=label, kind=step.kind, membrane=membrane, area=step.area, pressure=step.pressure,
-        flux=step.flux, keep=step.keep, stop_flux=step.stop_flux, pore_deposition=step.pore_deposition,
-        batches=step.batches,
+        flux=step.flux, head_pressure=head, keep=step.keep, stop_flux=step.stop_flux,
+        pore_deposition=step.pore_deposition, batches=step.batches,
         volume_in=volume, filtrate_volume=filtrate, hold_up=step.hold_up, volume_out=volume_out, medium=medium,
         medium_out=medium_out, pore_median=r_med, pore_density=density, viscosity=eta, clean_flux=clean,
-        process_time=filtrate / (clean * step.area), temperature=ctx.temperature, warnings=tuple(warnings))
+        process_time=_clean_time(volume, step.hold_up, clean, step.area, head is not None),
+        temperature=ctx.temperature, warnings=tuple(warnings))
+
+
+def _clean_time(volume: float, hold_up: float, clean_flux: float, area: float, falling: bool) -> float:
+    """Filtration time [s] through the clean membrane: constant flux, or (centrifugal head) a flux falling in
+    proportion to the feed volume, t = V_in / (J_0 A) ln(V_in / V_end)."""
+    if not falling:
+        return (volume - hold_up) / (clean_flux * area)
+    end = max(hold_up, 1e-3 * volume)
+    return volume / (clean_flux * area) * math.log(volume / end)
 
 
 @dataclass
@@ -176,19 +199,23 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
     bounds = np.searchsorted(share[order], np.arange(n_batch + 1) * dv / plan.volume_in)
     r_cake = 0.0
 
-    def state():
-        """(flux [m/s], pressure [Pa], membrane resistance [1/m]) of the current pores and cake."""
+    def state(filtered):
+        """(flux [m/s], pressure [Pa], membrane resistance [1/m]) of the current pores and cake, after
+        ``filtered`` [m^3]."""
         r_m = _membrane_resistance(pores, patch_area, np)
         if plan.flux is not None:
             return plan.flux, eta * plan.flux * (r_m + r_cake), r_m
-        return plan.pressure / (eta * (r_m + r_cake)), plan.pressure, r_m
+        dp = plan.pressure if plan.head_pressure is None else \
+            plan.head_pressure * (plan.volume_in - filtered) / plan.volume_in   # the column falls with the feed
+        return dp / (eta * (r_m + r_cake)), dp, r_m
 
-    flux, dp, r_m = state()
+    flux, dp, r_m = state(0.0)
     j0 = flux
     t, filtered, stopped = 0.0, 0.0, False
     times, fluxes, pressures = [t], [flux], [dp]
     for b in range(n_batch):
-        if flux < plan.stop_flux * j0 or not dp <= mb.max_pressure:
+        if flux < plan.stop_flux * j0 * (dp / pressures[0] if plan.head_pressure else 1.0) \
+                or not dp <= mb.max_pressure:
             stopped = True
             break
         members = order[bounds[b]:bounds[b + 1]]
@@ -222,7 +249,7 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
                 r2 = pores.radius ** 2 - vol / (math.pi * pores.length)
                 pores.open &= r2 > 0
                 pores.radius = np.sqrt(np.clip(r2, 0.0, None))
-        end_flux, dp, r_m = state()
+        end_flux, dp, r_m = state(filtered + dv)
         # time for the batch's volume: trapezoid rule on 1/J over the volume (exact where 1/J is linear in V, as
         # for a growing cake; second order otherwise)
         # (a batch that closes the last pore is timed at its starting flux)

@@ -344,9 +344,10 @@ def plot(
     out: Path = typer.Option(None, "-o", "--out", help="figure file (.png, .pdf, .svg); default: next to the results"),
 ):
     """Figure of a results file: recovery per population, and what each step passes on; with a gradient, a second
-    figure of the tube (medium density against depth, every population across the fractions)."""
+    figure of the tube (medium density against depth, every population across the fractions); with filtrations,
+    one of flux and pressure against time with Hermia's blocking exponent."""
     import xarray as xr
-    from .plot import gradient_figure, recovery_figure
+    from .plot import filtration_figure, gradient_figure, recovery_figure
     if not results_file.is_file():
         _fail(f"{results_file}: no such file")
     try:
@@ -364,6 +365,10 @@ def plot(
         tube = out.with_name(f"{out.stem}_gradient{out.suffix}")
         gradient_figure(ds).savefig(tube, dpi=150, bbox_inches="tight")
         _console().print(f"figure written to {tube}", highlight=False)
+    if "filtration_flux" in ds:
+        flux = out.with_name(f"{out.stem}_flux{out.suffix}")
+        filtration_figure(ds).savefig(flux, dpi=150, bbox_inches="tight")
+        _console().print(f"figure written to {flux}", highlight=False)
 
 
 def main():

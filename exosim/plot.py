@@ -69,3 +69,49 @@ def gradient_figure(ds):
     b.legend(fontsize=8, loc="best")
     b.set_title("where each population ended")
     return fig
+
+
+def hermia_exponent(time, flux) -> float:
+    """Hermia's blocking exponent n of a constant-pressure flux curve: d^2t/dV^2 = k (dt/dV)^n (Hermia 1982,
+    Trans IChemE 60:183): n = 2 complete blocking, 1.5 standard, 1 intermediate, 0 cake. ``time`` [s] and ``flux``
+    [m/s] at the same points; the filtrate volume per area V = int J dt (trapezoid rule); n is the least-squares
+    slope of ln(d(1/J)/dV) against ln(1/J) over the points where 1/J grows. NaN when fewer than 3 such points."""
+    t = np.asarray(time, dtype=float)
+    j = np.asarray(flux, dtype=float)
+    ok = np.isfinite(t) & np.isfinite(j) & (j > 0)
+    t, j = t[ok], j[ok]
+    if t.size < 4:
+        return float("nan")
+    v = np.concatenate([[0.0], np.cumsum(0.5 * (j[1:] + j[:-1]) * np.diff(t))])
+    x = 1.0 / j
+    dxdv = np.diff(x) / np.diff(v)
+    xm = 0.5 * (x[1:] + x[:-1])
+    good = (dxdv > 0) & np.isfinite(dxdv)
+    if good.sum() < 3:
+        return float("nan")
+    return float(np.polyfit(np.log(xm[good]), np.log(dxdv[good]), 1)[0])
+
+
+def filtration_figure(ds):
+    """Flux (left) and transmembrane pressure (right) against time for every filtration step, with the fitted Hermia
+    exponent of each constant-pressure curve in the legend."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
+    for i in ds.step.values:
+        t = ds.filtration_time.sel(step=i).values
+        if not np.isfinite(t).any():
+            continue
+        j = ds.filtration_flux.sel(step=i).values
+        p = ds.filtration_pressure.sel(step=i).values
+        label = str(ds.step_label.sel(step=i).values)
+        n = hermia_exponent(t, j)
+        a.plot(t / 60, j * 3.6e6, marker=".", label=f"{label} (Hermia n = {n:.2f})" if np.isfinite(n) else label)
+        b.plot(t / 60, p / 1e5, marker=".", label=label)
+    a.set_xlabel("time [min]")
+    a.set_ylabel("flux [L/(m2 h)]")
+    a.set_yscale("log")
+    a.legend(fontsize=8)
+    a.set_title("filtrate flux (n: 2 complete blocking, 1.5 standard, 1 intermediate, 0 cake)")
+    b.set_xlabel("time [min]")
+    b.set_ylabel("transmembrane pressure [bar]")
+    b.legend(fontsize=8)
+    return fig

@@ -126,6 +126,9 @@ def test_complete_blocking_follows_hermia(tmp_path, batches):
     sd = np.sqrt(x * (1 - x) * (1 / 65536 + 1 / 20_000))
     err = np.abs(j[sel] / j0 - expected)
     assert np.all(err <= 5 * sd + 0.005 * expected), np.c_[j[sel] / j0, expected, err / sd][:12]
+    # and the curve's fitted Hermia exponent is complete blocking's 2
+    from exosim.plot import hermia_exponent
+    assert hermia_exponent(t[j / j0 > 0.05], j[j / j0 > 0.05]) == pytest.approx(2.0, abs=0.1)
 
 
 def test_batch_size_does_not_change_the_blocking_curve(tmp_path):
@@ -172,6 +175,11 @@ def test_cake_filtration_follows_hermia(tmp_path):
     tol = ETA * beta * dv * v / (dp * area) + 5 * np.sqrt((1 - p) / (n * p)) * ETA * beta * v ** 2 / (2 * dp * area)
     err = np.abs(e["flux_time"] - t_exact)
     assert np.all(err[1:] <= tol[1:] + 1e-9), (err[1:] / tol[1:]).max()
+    # the fitted Hermia exponent of a cake-dominated curve is near cake's 0 (the clean membrane's share of the
+    # resistance bends it a little toward larger n at the start)
+    from exosim.plot import hermia_exponent
+    late = v > 0.3 * v[-1]
+    assert hermia_exponent(e["flux_time"][late], e["flux"][late]) == pytest.approx(0.0, abs=0.15)
 
 
 def test_every_particle_is_booked_and_keep_retentate(tmp_path):
@@ -216,7 +224,7 @@ def test_cpu_and_cuda_give_the_same_fates(tmp_path):
     ({"pressure": "9 bar"}, "steps[0].pressure", "rating"),
     ({"hold_up": "20 mL"}, "steps[0].hold_up", "nothing to filter"),
     ({"membrane": "no such membrane"}, "steps[0].membrane", "unknown membrane"),
-    ({"pressure": None, "flux": None}, "steps[0]", "exactly one of pressure and flux"),
+    ({"pressure": None, "flux": None}, "steps[0]", "exactly one of pressure, flux and rcf"),
 ])
 def test_bad_filter_steps(tmp_path, edit, field, words):
     import yaml
@@ -309,3 +317,24 @@ def test_taut_vesicle_ruptures_instead_of_passing(tmp_path):
     assert damaged == pytest.approx(0.9, abs=5 * math.sqrt(0.09 / 3000))
     soft = vesicle_filter(tmp_path, 0.67 * p_lys, "1.0")
     assert float(soft.fate_count.sel(step=0, place="damaged")[0]) == 0.0
+
+
+@pytest.mark.parametrize("law, n", [("complete", 2.0), ("standard", 1.5), ("intermediate", 1.0), ("cake", 0.0)])
+def test_hermia_exponent_of_exact_flux_laws(law, n):
+    """The plot's fit recovers n from Hermia's constant-pressure flux laws (docs/reference/physics.md)."""
+    from exosim.plot import hermia_exponent
+    j0, k = 1e-4, 1e-3
+    t = np.linspace(0, 2000, 400)
+    j = {"complete": j0 * np.exp(-k * t), "standard": j0 * (1 + 0.5 * k * 100 * math.sqrt(j0) * t) ** -2,
+         "intermediate": j0 / (1 + 10 * j0 * t), "cake": j0 / np.sqrt(1 + 2 * 1e5 * j0 ** 2 * t)}[law]
+    assert hermia_exponent(t, j) == pytest.approx(n, abs=0.02)
+
+
+def test_plot_draws_the_flux_figure(tmp_path):
+    out = tmp_path / "r.h5"
+    r = CliRunner().invoke(app, ["run", "sequential_filtration", "--sample", "msc_conditioned_medium", "-n", "400",
+                                 "--backend", "cpu", "-q", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["plot", str(out)])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "r_flux.png").stat().st_size > 10_000

@@ -164,6 +164,14 @@ def main(argv=None):
     if "gpu_device" in res:
         sec, rec = time_to_answer(GPU(0), args.duc_n, "dguc_iodixanol")
         res["dguc_time_to_answer_cuda"] = dict(seconds=sec, n=args.duc_n, exosome_recovery=rec)
+    # filtration: the bundled sequential-filtration and ultrafiltration protocols (particles processed per second)
+    for name in ("sequential_filtration", "ultrafiltration"):
+        for label, dev in (("cpu", CPU()), ("cuda", GPU(0) if "gpu_device" in res else None)):
+            if dev is None:
+                continue
+            sec, rec = time_to_answer(dev, args.duc_n, name)
+            res[f"{name}_time_to_answer_{label}"] = dict(seconds=sec, n=args.duc_n, exosome_recovery=rec,
+                                                         particles_per_s=args.duc_n / sec)
     if not args.no_startup:
         res["startup"] = startup.measure()
     if args.reference:
@@ -177,7 +185,9 @@ def main(argv=None):
     print(f"CPU kernel per core / numpy baseline per core: {res['cpu_per_core_vs_numpy']:.2f}x")
     print(f"dguc_iodixanol planning (Lamm solution of the medium): {res['dguc_plan_seconds']:.2f} s")
     for key in ("duc_time_to_answer_cpu", "duc_time_to_answer_cuda", "dguc_time_to_answer_cpu",
-                "dguc_time_to_answer_cuda"):
+                "dguc_time_to_answer_cuda", "sequential_filtration_time_to_answer_cpu",
+                "sequential_filtration_time_to_answer_cuda", "ultrafiltration_time_to_answer_cpu",
+                "ultrafiltration_time_to_answer_cuda"):
         if key in res:
             r = res[key]
             print(f"{key}: {r['seconds']:.2f} s for {r['n']:,} particles "

@@ -53,15 +53,28 @@ def results_table(s) -> Table:
     t.add_column("recovery", justify="right")
     t.add_column("product", justify="right")
     t.add_column("protein [ug]", justify="right")
+    damaged = s["damaged_fraction"] if "damaged_fraction" in s else None
+    if damaged is not None and np_any(damaged > 0):
+        t.add_column("damaged", justify="right")
+    else:
+        damaged = None
     for i, pop in enumerate(s["population"]):
         name = f"{pop} (target)" if s["is_target"][i] else str(pop)
         rec, err = float(s["recovery"][i]) * 100, float(s["recovery_stderr"][i]) * 100
         # none of n found: the standard error says nothing; the rule of three gives a 95 % upper bound, 3/n
         shown = f"{rec:.2f} ± {err:.2f} %" if rec > 0 else f"0 (< {300 / float(s['n_sim'][i]):.2g} %)"
         product = float(s["product_count"][i])
-        t.add_row(name, f"{float(s['input_count'][i]):.3g}", shown, f"{product:.3g}",
-                  f"{product * float(s['protein_per_particle'][i]):.3g}")
+        row = [name, f"{float(s['input_count'][i]):.3g}", shown, f"{product:.3g}",
+               f"{product * float(s['protein_per_particle'][i]):.3g}"]
+        if damaged is not None:
+            row.append(f"{100 * float(damaged[i]):.2f} %" if damaged[i] > 0 else "")
+        t.add_row(*row)
     return t
+
+
+def np_any(values) -> bool:
+    """True if any element of an array-like is true (without importing numpy here)."""
+    return bool(getattr(values, "any", lambda: any(values))())
 
 
 def summary_lines(s) -> list[str]:
@@ -298,7 +311,7 @@ def validate(
                   console=err_console, disable=not err_console.is_terminal, transient=True) as bar:
         task = bar.add_task(f"Monte Carlo on {dev.backend}", total=n * len(plans))
         sim = engine.run_protocol(prot, samp, n_particles=n, seed=seed, device=dev,
-                                  progress=lambda step, k: bar.advance(task, k), plans=plans)
+                                  progress=lambda step, k: bar.advance(task, k), plans=plans, pellet_damage=False)
         task = bar.add_task("Lamm equation", total=n_classes * len(plans))
         by_pde = pde.recovery(plans, samp, prot.temperature, classes=classes, density_classes=density_classes,
                               n_cells=cells, progress=lambda k: bar.advance(task, k))
@@ -314,7 +327,8 @@ def validate(
                   f"{z:+.1f}" if err > 0 else "-")
     _console().print(t)
     _console().print("The Lamm column is exact for a monodisperse population up to its grid error (compare "
-                     "--cells twice as large); a distributed one adds the class quadrature (raise --classes).",
+                     "--cells twice as large); a distributed one adds the class quadrature (raise --classes). "
+                     "Both solve transport only: the Monte Carlo runs here without pellet damage.",
                      highlight=False)
 
 

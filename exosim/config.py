@@ -291,6 +291,9 @@ class Mechanics(Strict):
     lysis_tension: TensionDistribution = Field("5 mN/m", validate_default=True)
     # PC bilayers (Rawicz et al. 2000, Biophys J 79:328)
     area_modulus: Tension = Field("240 mN/m", validate_default=True)
+    # pellet compaction: time at 100,000 x g in a pellet after which a vesicle is damaged with probability 1 - 1/e
+    # (no published rate: an assumption, docs/physics.md)
+    pellet_tolerance: Duration = Field("20 h", validate_default=True)
 
     @model_validator(mode="after")
     def _ranges(self):

@@ -35,6 +35,7 @@ class Particles:
     fraction: object = None   # int16, gradient fraction of the last fractionation (-1: pellet or none)
     mechanics: object = None  # (n, layout.N_MECH) a vesicle's reduced volume, bending modulus [J], lysis tension
                               # and area modulus [N/m]; NaN rows for rigid particles
+    pellet_tolerance: np.ndarray = None  # per population: pellet tolerance [s] of its vesicles (inf: rigid)
 
     @property
     def n(self) -> int:
@@ -86,9 +87,10 @@ def sample_particles(sample: Sample, n_particles: int, seed: int, device) -> Par
     population = xp.asarray(np.repeat(np.arange(len(n_sim), dtype=np.int32), n_sim))
     volume = sample.volume
     weight = np.array([pop.number_concentration * volume for pop in sample.populations]) / n_sim
+    tolerance = np.array([pop.mechanics.pellet_tolerance if pop.mechanics else np.inf for pop in sample.populations])
     return Particles(diameter, density, population, xp.zeros(n, dtype=np.int8),
                      xp.full(n, -1, dtype=np.int16), n_sim, weight, xp.full(n, np.nan),
-                     xp.full(n, -1, dtype=np.int16), mechanics)
+                     xp.full(n, -1, dtype=np.int16), mechanics, tolerance)
 
 
 def fate_counts(particles: Particles, device) -> np.ndarray:
@@ -121,14 +123,19 @@ class Run:
 
 
 def run_protocol(protocol: Protocol, sample: Sample, *, n_particles: int, seed: int, device, max_step=None,
-                 brownian: bool = True, chunk: int = 1 << 20, progress=None, plans: list | None = None) -> Run:
+                 brownian: bool = True, chunk: int = 1 << 20, progress=None, plans: list | None = None,
+                 pellet_damage: bool = True) -> Run:
     """Sample the particles and take them through every step of the protocol on ``device``; ``plans``: from
-    ``plan_protocol(protocol, sample)`` when the caller has them already (a gradient's plan solves the medium)."""
+    ``plan_protocol(protocol, sample)`` when the caller has them already (a gradient's plan solves the medium).
+    ``pellet_damage=False`` switches the compaction damage of pelleted vesicles off (transport only, as the Lamm
+    equation of ``exosim validate`` sees it)."""
     if not 0 <= seed <= SEED_MAX:
         raise ValueError(f"seed must be an integer from 0 to {SEED_MAX}")
     plans = plans if plans is not None else plan_protocol(protocol, sample)
     with device.activate():
         particles = sample_particles(sample, n_particles, seed, device)
+        if not pellet_damage:
+            particles.pellet_tolerance = np.full_like(particles.pellet_tolerance, np.inf)
         run = Run(protocol, sample, particles, seed=seed, device=device,
                   settings=dict(n_particles=particles.n, max_step=max_step, brownian=brownian))
         for plan in plans:

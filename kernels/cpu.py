@@ -8,33 +8,39 @@ from .cache import cached_njit
 from .filtration import arrive, plugs, tff_fate
 from .gradient import gradient_run
 from .sampling import draw_truncated
-from .spin import P_RECORD, fixed_angle_run, swinging_bucket_run
+from .spin import P_DOSE, P_RECORD, fixed_angle_run, swinging_bucket_run
 
 
 @cached_njit(parallel=True)
-def spin_swinging(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):
+def spin_swinging(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos, dose):
     """Swinging-bucket run for every active particle; particle i has global id pid0 + i."""
     record = prm[P_RECORD] > 0.5
+    doses = prm[P_DOSE] > 0.5
     for i in numba.prange(diameter.shape[0]):
         if active[i]:
-            o, r = swinging_bucket_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg)
+            o, r, w = swinging_bucket_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg)
             outcome[i] = o
             if record:
                 pos[i, 0] = r
+            if doses:
+                dose[i] = w
 
 
 @cached_njit(parallel=True)
-def spin_fixed(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):
+def spin_fixed(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos, dose):
     """Fixed-angle run for every active particle; particle i has global id pid0 + i."""
     record = prm[P_RECORD] > 0.5
+    doses = prm[P_DOSE] > 0.5
     for i in numba.prange(diameter.shape[0]):
         if active[i]:
-            o, x, y, z = fixed_angle_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg)
+            o, x, y, z, w = fixed_angle_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg)
             outcome[i] = o
             if record:
                 pos[i, 0] = x
                 pos[i, 1] = y
                 pos[i, 2] = z
+            if doses:
+                dose[i] = w
 
 
 @cached_njit(parallel=True)

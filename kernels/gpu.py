@@ -12,13 +12,13 @@ from . import KernelSet
 from .filtration import arrive, plugs, tff_fate
 from .gradient import gradient_run
 from .sampling import draw_truncated
-from .spin import P_RECORD, fixed_angle_run, swinging_bucket_run
+from .spin import P_DOSE, P_RECORD, fixed_angle_run, swinging_bucket_run
 
 THREADS_PER_BLOCK = 256
 
 # numba type signatures, for ahead-of-time compilation checks (cuda.compile_ptx)
 SPIN_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:], boolean[:], float64[:], float64[:, :], uint8[:], "
-                  "float64[:, :])")
+                  "float64[:, :], float64[:])")
 SAMPLE_SIGNATURE = "(int64, int64, int64, int64, float64, float64, float64, float64, float64[:])"
 FILTER_SIGNATURE = ("(int64[:], int64, int64, float64[:], float64[:, :], float64[:], float64[:], float64[:], "
                     "uint8[:], int32[:])")
@@ -29,24 +29,28 @@ GRADIENT_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:], boolean[:],
                       "float64[:, :], float64[:, :], float64[:, :], uint8[:], float64[:])")
 
 
-def spin_swinging(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):
+def spin_swinging(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos, dose):
     i = cuda.grid(1)
     if i < diameter.shape[0] and active[i]:
-        o, r = swinging_bucket_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg)
+        o, r, w = swinging_bucket_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg)
         outcome[i] = o
         if prm[P_RECORD] > 0.5:
             pos[i, 0] = r
+        if prm[P_DOSE] > 0.5:
+            dose[i] = w
 
 
-def spin_fixed(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos):
+def spin_fixed(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos, dose):
     i = cuda.grid(1)
     if i < diameter.shape[0] and active[i]:
-        o, x, y, z = fixed_angle_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg)
+        o, x, y, z, w = fixed_angle_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg)
         outcome[i] = o
         if prm[P_RECORD] > 0.5:
             pos[i, 0] = x
             pos[i, 1] = y
             pos[i, 2] = z
+        if prm[P_DOSE] > 0.5:
+            dose[i] = w
 
 
 def spin_gradient(pid0, step, seed, diameter, density, active, prm, seg, rho_tab, eta_tab, geo_tab, outcome,

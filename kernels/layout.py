@@ -42,7 +42,8 @@ P_TAB_DT = 18      # gradient: time between rows of the medium tables [s]
 P_START_LO = 19    # gradient: the loaded zone, radii [m] between which particles start
 P_START_HI = 20
 P_START_N = 21     # gradient: start radii at equal volume steps in row 1 of the geometry table (<= 2: uniform in r)
-N_PARAMS = 22
+P_DOSE = 22        # 1.0: write each pelleted particle's remaining integral of omega^2 dt [rad^2/s] (pellet dose)
+N_PARAMS = 23
 
 # filtration (kernels/filtration.py): outcome of one arrival at a membrane
 F_PASSED = 0

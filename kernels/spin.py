@@ -24,8 +24,8 @@ from numba.extending import register_jitable
 from .formulas import (bridge_crossing_probability, bridge_may_cross, diffusion_coefficient, may_touch,
                        ou_clock_variance, reflection_push, sedimentation_coefficient)
 from .layout import STREAM_BRIDGE, STREAM_SPIN
-from .layout import (N_PARAMS, P_ABSORB, P_BROWNIAN, P_COS, P_LENGTH, P_LOSS, P_R_MAX, P_R_MENISCUS,  # noqa: F401
-                     P_R_RESIDUAL, P_R_TOP, P_RADIUS, P_RECORD, P_RHO_MEDIUM, P_SIN, P_T_RESIDUAL, P_TEMPERATURE,
+from .layout import (N_PARAMS, P_ABSORB, P_BROWNIAN, P_COS, P_DOSE, P_LENGTH, P_LOSS, P_R_MAX,  # noqa: F401
+                     P_R_MENISCUS, P_R_RESIDUAL, P_R_TOP, P_RADIUS, P_RECORD, P_RHO_MEDIUM, P_SIN, P_T_RESIDUAL, P_TEMPERATURE,
                      P_VISCOSITY, PELLET, PELLET_LOST, RESIDUAL, SUPERNATANT)
 from .philox import TWO_PI, box_muller, random_words, uniform_open
 
@@ -65,6 +65,15 @@ def bridge_uniforms(pid, step, k, seed):
 
 
 @register_jitable
+def run_omega2_integral(seg):
+    """Integral of omega^2 dt over the run's segments [rad^2/s] (each segment: duration, mean omega^2)."""
+    total = 0.0
+    for j in range(seg.shape[0]):
+        total += seg[j, 0] * seg[j, 1]
+    return total
+
+
+@register_jitable
 def pellet_outcome(pid, step, seed, prm):
     """PELLET or, with probability prm[P_LOSS], PELLET_LOST."""
     w = random_words(pid, step, DRAW_LOSS, seed, STREAM_SPIN)
@@ -95,11 +104,14 @@ def swinging_bucket_run(pid, step, seed, diameter, rho_particle, prm, seg):
     does not absorb) pushes the path back by its Skorokhod reflection. One Philox call gives the normals of four
     substeps; the uniforms of the wall tests are drawn only for a particle near a wall. The transition
     coefficients are recomputed only when a segment differs from the one before (a split plateau reuses them).
-    Returns (outcome, r [m]): r is the radius where the particle ends (the wall radius when pelleted).
+    Returns (outcome, r [m], dose [rad^2/s]): r is the radius where the particle ends (the wall radius when
+    pelleted); dose is the integral of omega^2 dt from the moment it pelleted (taken mid-substep) to the end of the
+    run, what it endures in the pellet (0 when not pelleted).
     """
     s, d = particle_rates(diameter, rho_particle, prm)
     r_men = prm[P_R_MENISCUS]
     b = prm[P_R_MAX]
+    w_left = run_omega2_integral(seg)
     absorbing = prm[P_ABSORB] > 0.5 and s > 0.0  # the pellet holds only what the field drives into it
     r = swinging_start(pid, step, seed, prm)
     h_prev = -1.0
@@ -142,14 +154,15 @@ def swinging_bucket_run(pid, step, seed, diameter, rho_particle, prm, seg):
             men = r_men * shrink
             drawn = False
             ub = um = ur = 0.5
+            w_left -= hs * w2
             if absorbing:
                 if u >= wall:
-                    return pellet_outcome(pid, step, seed, prm), b
+                    return pellet_outcome(pid, step, seed, prm), b, w_left + 0.5 * hs * w2
                 if bridge_may_cross(b - r, wall - u, var_u):
                     ub, um, ur, _ = bridge_uniforms(pid, step, k, seed)
                     drawn = True
                     if ub < bridge_crossing_probability(b - r, wall - u, var_u):
-                        return pellet_outcome(pid, step, seed, prm), b
+                        return pellet_outcome(pid, step, seed, prm), b, w_left + 0.5 * hs * w2
             if may_touch(r - r_men, u - men, var_u):
                 if not drawn:
                     ub, um, ur, _ = bridge_uniforms(pid, step, k, seed)
@@ -162,8 +175,8 @@ def swinging_bucket_run(pid, step, seed, diameter, rho_particle, prm, seg):
             r = min(max(u * growth, r_men), b)
             k += 1
     if r > prm[P_R_RESIDUAL]:
-        return RESIDUAL, r
-    return SUPERNATANT, r
+        return RESIDUAL, r, 0.0
+    return SUPERNATANT, r, 0.0
 
 
 @register_jitable
@@ -225,9 +238,10 @@ def fixed_angle_run(pid, step, seed, diameter, rho_particle, prm, seg):
     medium is pressed onto the inner wall, slides up it with the axial part of its drift and collects at the top
     of the liquid, and never leaves the tube.
 
-    Returns (outcome, x, y, z) [m].
+    Returns (outcome, x, y, z [m], dose [rad^2/s]): dose as for ``swinging_bucket_run``.
     """
     s, d = particle_rates(diameter, rho_particle, prm)
+    w_left = run_omega2_integral(seg)
     length = prm[P_LENGTH]
     radius = prm[P_RADIUS]
     r_men = prm[P_R_MENISCUS]
@@ -250,6 +264,7 @@ def fixed_angle_run(pid, step, seed, diameter, rho_particle, prm, seg):
         var_z = 2.0 * d * hs               # variance of z [m^2]
         var_axis = var_xy * sa * sa + var_z * ca * ca  # along the tube axis
         for _ in range(n_sub):
+            w_left -= hs * seg[j, 1]
             wa = random_words(pid, step, DRAW_STEP0 + k, seed, STREAM_SPIN)
             n1, n2 = box_muller(wa[0], wa[1])
             n3, _ = box_muller(wa[2], wa[3])
@@ -263,7 +278,7 @@ def fixed_angle_run(pid, step, seed, diameter, rho_particle, prm, seg):
             u0 = u1 = u2 = u3 = 0.5
             if absorbing:
                 if t_new >= length or (rho_new >= radius and outer):
-                    return pellet_outcome(pid, step, seed, prm), x, y, z
+                    return pellet_outcome(pid, step, seed, prm), x, y, z, w_left + 0.5 * hs * seg[j, 1]
                 p_wall = 0.0
                 if outer:
                     p_wall = bridge_crossing_probability(radius - rho, (radius - rho_new) / growth, var_u)
@@ -272,7 +287,7 @@ def fixed_angle_run(pid, step, seed, diameter, rho_particle, prm, seg):
                     u0, u1, u2, u3 = bridge_uniforms(pid, step, k, seed)
                     drawn = True
                     if u0 < 1.0 - (1.0 - p_wall) * (1.0 - p_bottom):
-                        return pellet_outcome(pid, step, seed, prm), x, y, z
+                        return pellet_outcome(pid, step, seed, prm), x, y, z, w_left + 0.5 * hs * seg[j, 1]
             # reflecting walls, each by its push along its inward normal
             if (not (absorbing and outer)) and may_touch(radius - rho, radius - rho_new, var_xy):
                 if not drawn:
@@ -315,5 +330,5 @@ def fixed_angle_run(pid, step, seed, diameter, rho_particle, prm, seg):
             rh = math.sqrt(x * x + y * y)
             k += 1
     if t > prm[P_T_RESIDUAL]:
-        return RESIDUAL, x, y, z
-    return SUPERNATANT, x, y, z
+        return RESIDUAL, x, y, z, 0.0
+    return SUPERNATANT, x, y, z, 0.0

@@ -164,10 +164,12 @@ def plan_spin(index: int, step: Centrifuge | Wash, volume: float, medium: Medium
 
 
 def kernel_params(geometry, rho_medium: float, viscosity: float, temperature: float, *, brownian: bool = True,
-                  wall_loss: float = 0.0, absorbing: bool = True, record: bool = False) -> np.ndarray:
+                  wall_loss: float = 0.0, absorbing: bool = True, record: bool = False,
+                  dose: bool = False) -> np.ndarray:
     """The parameter vector of kernels.spin for a tube geometry and a medium (SI)."""
     import numpy as np
     prm = np.zeros(K.N_PARAMS)
+    prm[K.P_DOSE] = 1.0 if dose else 0.0
     prm[K.P_RHO_MEDIUM] = rho_medium
     prm[K.P_VISCOSITY] = viscosity
     prm[K.P_TEMPERATURE] = temperature
@@ -180,12 +182,15 @@ def kernel_params(geometry, rho_medium: float, viscosity: float, temperature: fl
 
 
 def run_tube(device, geometry, prm: np.ndarray, segments: np.ndarray, diameter, density, active, *, seed: int,
-             step: int, pid0: int = 0, chunk: int = 1 << 20, progress=None, record: bool = False):
+             step: int, pid0: int = 0, chunk: int = 1 << 20, progress=None, record: bool = False,
+             dose: bool = False):
     """Integrate every active particle through one run in ``geometry``.
 
     Args: device (exosim.device.CPU or GPU); prm from ``kernel_params``; segments from
     ``physics.rotors.speed_profile``; diameter [m], density [kg/m^3], active (bool) arrays on the device;
-    particle i has global id pid0 + i. Returns (outcome uint8 array, positions (n, 3) [m] or None), on the device.
+    particle i has global id pid0 + i. Returns (outcome uint8 array, positions (n, 3) [m] or None), on the device;
+    with ``dose`` (prm[P_DOSE] set by ``kernel_params``), a third array: each pelleted particle's integral of
+    omega^2 dt from pelleting to the end of the run [rad^2/s] (0 for the others).
     Results do not depend on ``chunk``: random numbers are keyed by global particle id.
     """
     import numpy as np
@@ -197,12 +202,15 @@ def run_tube(device, geometry, prm: np.ndarray, segments: np.ndarray, diameter, 
     seg_d = xp.asarray(np.ascontiguousarray(segments, dtype=np.float64))
     outcome = xp.zeros(n, dtype=np.uint8)
     pos = xp.zeros((n if record else 1, 3), dtype=np.float64)
+    doses = xp.zeros(n if dose else 1, dtype=np.float64)
     for i0 in range(0, n, chunk):
         i1 = min(n, i0 + chunk)
         device.launch(kernel, i1 - i0, pid0 + i0, step, seed, diameter[i0:i1], density[i0:i1], active[i0:i1],
-                      prm_d, seg_d, outcome[i0:i1], pos[i0:i1] if record else pos)
+                      prm_d, seg_d, outcome[i0:i1], pos[i0:i1] if record else pos, doses[i0:i1] if dose else doses)
         if progress is not None:
             progress(i1 - i0)
+    if dose:
+        return outcome, (pos if record else None), doses
     return outcome, (pos if record else None)
 
 
@@ -221,18 +229,58 @@ def run_step(plan: SpinPlan, particles, device, *, seed: int, temperature: float
 
     keep supernatant: pelleted particles and those in the residual layer go with the discarded pellet.
     keep pellet: the supernatant above the residual layer is discarded; pelleted particles lost on the tube wall
-    are booked as wall loss; the rest, with the residual layer, is resuspended.
+    are booked as wall loss; vesicles (populations with ``mechanics``) that spent long in the pellet under force
+    may be damaged (``pellet_damage``); the rest, with the residual layer, is resuspended.
     """
     rho, eta = medium_state(plan.medium, temperature)
-    prm = kernel_params(plan.geometry, rho, eta, temperature, brownian=brownian, wall_loss=plan.wall_loss)
+    tolerance = _pellet_tolerance(particles)
+    dose = plan.keep == "pellet" and tolerance is not None
+    prm = kernel_params(plan.geometry, rho, eta, temperature, brownian=brownian, wall_loss=plan.wall_loss,
+                        dose=dose)
     segments = geom.speed_profile(plan.omega, plan.duration, plan.accel, plan.decel, max_step)
     active = particles.fate == fates.PRODUCT
-    outcome, _ = run_tube(device, plan.geometry, prm, segments, particles.diameter, particles.density, active,
-                          seed=seed, step=plan.index, chunk=chunk, progress=progress)
+    out = run_tube(device, plan.geometry, prm, segments, particles.diameter, particles.density, active,
+                   seed=seed, step=plan.index, chunk=chunk, progress=progress, dose=dose)
+    outcome = out[0]
     if plan.keep == "supernatant":
         moves = ((outcome != K.SUPERNATANT, fates.PELLET_DISCARDED),)
     else:
         moves = ((outcome == K.SUPERNATANT, fates.SUPERNATANT_DISCARDED),
                  (outcome == K.PELLET_LOST, fates.WALL_LOSS))
+        if dose:
+            damaged = pellet_damage(out[2], outcome, particles, tolerance, plan.rotor.r_max, seed, plan.index,
+                                    device)
+            moves = moves + ((damaged, fates.DAMAGED),)
     for mask, place in moves:
         fates.move(particles, active & mask, place, plan.index, device.xp)
+
+
+PELLET_REFERENCE_RCF = 1e5   # pellet_tolerance is the time at this relative centrifugal force
+
+
+def _pellet_tolerance(particles):
+    """Per population, the pellet tolerance [s] of its vesicles (inf for particles without mechanics), or None
+    when no population has mechanics."""
+    import numpy as np
+
+    tol = getattr(particles, "pellet_tolerance", None)
+    if tol is None or not np.isfinite(tol).any():
+        return None
+    return tol
+
+
+def pellet_damage(dose, outcome, particles, tolerance, r_pellet: float, seed: int, step: int, device):
+    """Which kept pelleted vesicles are damaged by compaction: probability 1 - exp(-G / T), G the time in the pellet
+    weighted by the force there relative to 100,000 x g, int omega^2 r_pellet / (g0 1e5) dt [s] (the kernel's dose
+    times r_pellet / (g0 1e5)), T the population's pellet tolerance [s] (docs/physics.md: an assumed rate).
+    Uniforms from a generator keyed by (seed, step): the same on every device. Returns a device bool array."""
+    import numpy as np
+
+    xp = device.xp
+    g = device.to_host(dose) * r_pellet / (geom.STANDARD_GRAVITY * PELLET_REFERENCE_RCF)
+    t = tolerance[device.to_host(particles.population)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = -np.expm1(-np.where(np.isfinite(t), g / t, 0.0))
+    u = np.random.default_rng([seed, step, 0xDA3A6E]).random(p.shape[0])
+    pelleted = device.to_host(outcome) == K.PELLET
+    return xp.asarray(pelleted & (u < p))

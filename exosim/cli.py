@@ -247,6 +247,9 @@ def run(
                                   brownian=not no_brownian, progress=lambda step, k: bar.advance(task, k),
                                   plans=plans)
     summary = results.summarize(sim)
+    for record in sim.steps:
+        for line in record.extra.get("warnings", ()):
+            err_console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
     if not quiet:
         console.print(results_table(summary))
         for line in summary_lines(summary):

@@ -74,10 +74,11 @@ def _ratio_stderr(num_mask, den_mask, den_weight, counts, var_counts):
     return r, float(np.sqrt(np.sum(grad ** 2 * var_counts)))
 
 
-def plan_summary(plans, times=None) -> Summary:
-    """What every step does that does not depend on the particles (dimension ``step``); ``times``: each step's
-    process time [s] when the run measured it (filtration), else the plans'."""
+def plan_summary(plans, times=None, volumes_out=None) -> Summary:
+    """What every step does (dimension ``step``); ``times`` and ``volumes_out``: each step's process time [s] and
+    volume passed on [m^3] when the run measured them (a filtration that stopped early), else the plans'."""
     times = times if times is not None else [p.process_time for p in plans]
+    volumes_out = volumes_out if volumes_out is not None else [p.volume_out for p in plans]
     return Summary(
         {
             "step_label": _var("step", [p.label for p in plans], "", "step name"),
@@ -91,7 +92,7 @@ def plan_summary(plans, times=None) -> Summary:
             "step_time": _var("step", times, "s", "process time of the step (centrifuge runs with ramps, "
                                                  "filtration)"),
             "step_volume_in": _var("step", [p.volume_in for p in plans], "m3", "material entering the step"),
-            "step_volume_out": _var("step", [p.volume_out for p in plans], "m3", "material passed on"),
+            "step_volume_out": _var("step", volumes_out, "m3", "material passed on"),
             "step_medium": _var("step", [p.medium.name for p in plans], "", "medium during the spin"),
             "step_liquid_per_tube": _var("step", [p.liquid_per_tube for p in plans], "m3", "liquid in each tube"),
         },
@@ -206,7 +207,7 @@ def summarize(run: Run) -> Summary:
     ppug, ppug_err = _ratio_stderr(countable, np.ones_like(countable), protein_ug, product, var_product)
     plans = [s.plan for s in run.steps]
     times = [float(s.extra.get("process_time", s.plan.process_time)) for s in run.steps]
-    last = plans[-1]
+    volumes_out = [float(s.extra.get("volume_out", s.plan.volume_out)) for s in run.steps]
     ds = Summary(
         {
             "input_count": _var("population", input_count, "1", "real particles in the sample"),
@@ -229,7 +230,7 @@ def summarize(run: Run) -> Summary:
             "particles_per_ug_protein_stderr": _var((), ppug_err, "1/ug",
                                                     "Monte Carlo standard error of particles_per_ug_protein"),
             "protein_ug": _var((), float(np.sum(product * protein_ug)), "ug", "protein in the product"),
-            "product_volume": _var((), last.volume_out, "m3", "volume of the product"),
+            "product_volume": _var((), volumes_out[-1], "m3", "volume of the product"),
             "process_time": _var((), sum(times), "s", "process time: centrifuge runs with their ramps, "
                                                       "filtrations"),
             "n_sim": _var("population", run.particles.n_sim, "1", "simulation particles per population"),
@@ -240,7 +241,7 @@ def summarize(run: Run) -> Summary:
             "protein_per_particle": _var("population", protein_ug, "ug", "protein mass per particle"),
         },
         {"population": ("population", np.array([p.name for p in pops])), "place": ("place", np.array(PLACES))},
-    ).merge(plan_summary(plans, times))
+    ).merge(plan_summary(plans, times, volumes_out))
     fractions = fraction_summary(run, protein_ug)
     if fractions is not None:
         ds = ds.merge(fractions)

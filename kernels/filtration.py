@@ -179,7 +179,8 @@ def arrive(pid, step, seed, diameter, mech, cdf, pore_radius, prm):
             return vesicle_fate(diameter, mech, r, prm[PF_PRESSURE]), j
     if lam >= 1.0:
         return F_PLUGGED, j
-    d = diffusion_coefficient(diameter, prm[PF_TEMPERATURE], prm[PF_VISCOSITY])
+    size = 2.0 * lam * r          # the sphere that passes: a vesicle's volume-equivalent diameter
+    d = diffusion_coefficient(size, prm[PF_TEMPERATURE], prm[PF_VISCOSITY])
     factor = prm[PF_VELOCITY] * r * r * prm[PF_LENGTH] / d
     if uniform_open(w[1]) < sieving_coefficient(lam, factor):
         if uniform_open(w[2]) < prm[PF_DEPOSIT]:

@@ -27,7 +27,7 @@ def membrane_file(tmp_path):
 
 
 def run(tmp_path, pops, n=20_000, seed=3, **step):
-    base = {"kind": "tff", "membrane": membrane_file(tmp_path), "area": "50 cm**2", "pressure": "0.02 bar"}
+    base = {"kind": "tff", "membrane": membrane_file(tmp_path), "area": "50 cm**2", "pressure": "0.01 bar"}
     base.update(step)
     prot = Protocol.model_validate({"name": "t", "temperature": "20 degC", "steps": [base]},
                                    context={"rotors": ROTORS, "media": MEDIA, "membranes": load_membranes()})
@@ -44,7 +44,11 @@ def observed_sieving(d, dp, shear=4000.0, length=0.2):
     s_inf = (1 - lam) ** 2 * kc                                      # convection-dominated (Pe >> 1 here)
     flux = n_pores * math.pi * r ** 4 * dp / (8 * ETA * L)          # clean membrane, Hagen-Poiseuille
     D = KB * TEMP / (3 * math.pi * ETA * d)
-    k = 1.62 * (shear * D ** 2 / length) ** (1 / 3)                  # Leveque
+    # Leveque: Sh = k d / D = 1.62 (u d^2 / (D L))^(1/3) in a tube of diameter d and mean velocity u, whose wall
+    # shear rate is 8 u / d; any d gives the same k
+    d_tube = 1e-3
+    u = shear * d_tube / 8
+    k = 1.62 * D / d_tube * (u * d_tube ** 2 / (D * length)) ** (1 / 3)
     e = math.exp(flux / k)
     return s_inf * e / (1 - s_inf + s_inf * e)
 
@@ -54,7 +58,7 @@ POPS = [{"name": "solute", "target": True, "concentration": "1e8 /mL", "diameter
 
 @pytest.mark.parametrize("concentrate, diavolumes", [(1.0, 2.0), (4.0, 0.0), (4.0, 2.0)])
 def test_diafiltration_and_concentration_laws(tmp_path, concentrate, diavolumes):
-    s = observed_sieving(50e-9, 2e3)
+    s = observed_sieving(50e-9, 1e3)
     assert 0.3 < s < 0.8                                             # polarisation matters, S is intermediate
     ds = run(tmp_path, POPS, concentrate=concentrate, diavolumes=diavolumes)
     expected = math.exp(-s * (math.log(concentrate) + diavolumes))

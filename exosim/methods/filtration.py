@@ -17,7 +17,7 @@ Model
   volume (pi r^2 L of pore volume filled: r^2 -> r^2 - V / (pi L)).
 - Batches: arrivals are processed in equal shares of the filtrate volume; the pore state and the flux
   are updated between batches (``batches`` per step, default 256), so every particle of a batch is independent (no atomics; identical fates on the
-  CPU and the GPU). Results converge as batches shrink (tests/test_filtration.py: 64 and 256 batches agree).
+  CPU and the GPU). Results converge as batches shrink (tests/test_filtration.py: 64 and 512 batches agree).
 - Cake: a retained particle whose deposition Peclet number J d / D exceeds 1 joins a cake on the membrane
   (Kozeny-Carman resistance, physics/membranes.py); smaller ones are carried back into the feed by diffusion
   (concentration polarisation; its osmotic pressure is not modelled) and stay suspended in the retentate.
@@ -214,7 +214,8 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
     t, filtered, stopped = 0.0, 0.0, False
     times, fluxes, pressures = [t], [flux], [dp]
     for b in range(n_batch):
-        if flux < plan.stop_flux * j0 * (dp / pressures[0] if plan.head_pressure else 1.0) \
+        if flux <= 0 or not math.isfinite(r_m) \
+                or flux < plan.stop_flux * j0 * (dp / pressures[0] if plan.head_pressure else 1.0) \
                 or not dp <= mb.max_pressure:
             stopped = True
             break
@@ -242,10 +243,11 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
             r_cake += _cake(d, particles.weight[population_h[members]], outcome, flux, eta, temp, plan.area,
                             diffusion_coefficient)
             plugging = _plugging_arrivals(device, ks, d_dev, mech_dev, k, pores, prm[K.PF_PRESSURE], np)
-            _plug(pores, q, q_sum, plugging, np.random.default_rng([seed, plan.index, b, 0xB10C]), np)
+            _plug(pores, plugging, np.random.default_rng([seed, plan.index, b, 0xB10C]), np)
             dep = outcome == K.F_DEPOSITED
             if dep.any():
-                vol = np.bincount(pore[dep], weights=k[dep] * math.pi * d[dep] ** 3 / 6.0, minlength=m)
+                v_red = np.nan_to_num(mech_h[members][dep, K.M_REDUCED_VOLUME], nan=1.0)  # rigid: a full sphere
+                vol = np.bincount(pore[dep], weights=k[dep] * v_red * math.pi * d[dep] ** 3 / 6.0, minlength=m)
                 r2 = pores.radius ** 2 - vol / (math.pi * pores.length)
                 pores.open &= r2 > 0
                 pores.radius = np.sqrt(np.clip(r2, 0.0, None))
@@ -271,8 +273,17 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
              (active & (where == 3), fates.DAMAGED))
     for mask, place in moves:
         fates.move(particles, xp.asarray(mask), place, plan.index, xp)
-    return {"flux_time": np.array(times), "flux": np.array(fluxes), "pressure": np.array(pressures),
-            "filtered_volume": filtered, "process_time": t, "stopped": stopped}
+    volume_out = filtered if plan.keep == "filtrate" else plan.volume_out + (plan.filtrate_volume - filtered)
+    extra = {"flux_time": np.array(times), "flux": np.array(fluxes),
+             "pressure": np.where(np.isfinite(pressures), pressures, np.nan), "filtered_volume": filtered,
+             "process_time": t, "stopped": stopped, "volume_out": volume_out}
+    if stopped:
+        why = "the pressure reached the membrane's rating" if plan.flux is not None else \
+            f"the flux fell below {100 * plan.stop_flux:g} % of its start"
+        extra["warnings"] = (f"steps[{plan.index}]: filtration stopped after {units.fmt_volume(filtered)} of "
+                             f"{units.fmt_volume(plan.filtrate_volume)} ({why}); what was not filtered stays in the "
+                             f"retentate, and the following steps were planned with the full volume",)
+    return extra
 
 
 def _membrane_resistance(pores, patch_area, np):
@@ -322,22 +333,36 @@ def _plugging_arrivals(device, ks, diameter, mech, k, pores, pressure, np):
     return per_class[cls]
 
 
-def _plug(pores, q, q_sum, plugging, rng, np):
-    """Close pores hit by particles that plug them. With the flows frozen at the batch's start, pore j would
-    receive such arrivals at the Poisson mean E_j = (q_j / Q) K_j (``_plugging_arrivals``). But arrivals within a
-    batch come one after another and avoid pores already closed: the open flow falls during the batch, by
-    L = sum_j E_j q_j in expectation. Taking that fall as linear over the batch, pore j's closing hazard is
-    H_j = E_j (Q / L) ln(Q / (Q - L)) (exact for equal pores that every arrival plugs: n arrivals close n pores),
-    and it closes with probability 1 - exp(-H_j); when L >= Q every pore that meets such an arrival closes."""
+MAX_FLOW_LOSS = 0.1   # a plugging sub-step closes at most about this share of the open flow
+MAX_SUBSTEPS = 256
+
+
+def _plug(pores, plugging, rng, np):
+    """Close pores hit by particles that plug them (``plugging``: K_j real plugging arrivals per pore class, from
+    ``_plugging_arrivals``). With the flows frozen, pore j would receive such arrivals at the Poisson mean
+    E_j = (q_j / Q) K_j. Arrivals within a batch come one after another and avoid pores already closed, so the
+    batch is split into sub-steps whose expected flow loss L = sum_j q_j E_j is at most about MAX_FLOW_LOSS of the
+    open flow, with the flows updated between them; within a sub-step the open flow is taken
+    to fall linearly, which gives pore j the hazard H_j = E_j (Q / L) ln(Q / (Q - L)) (exact for equal pores that
+    every arrival plugs: n arrivals close n pores); it closes with probability 1 - exp(-H_j)."""
+    q = pores.flows(np)
+    q_sum = float(q.sum())
     if q_sum <= 0:
         return
-    expected = q / q_sum * plugging
-    lost = float(np.sum(expected * q))
-    if lost <= 0:
-        return
-    if lost >= q_sum:
-        closes = expected > 0
-    else:
-        hazard = expected * (q_sum / lost) * math.log(q_sum / (q_sum - lost))
+    loss = float(np.sum(q * q / q_sum * plugging))
+    parts = int(min(MAX_SUBSTEPS, max(1, math.ceil(loss / (MAX_FLOW_LOSS * q_sum)))))
+    for _ in range(parts):
+        q = pores.flows(np)
+        q_sum = float(q.sum())
+        if q_sum <= 0:
+            return
+        expected = q / q_sum * plugging / parts
+        lost = float(np.sum(q * expected))
+        if lost <= 0:
+            continue
+        if lost >= q_sum:
+            hazard = expected * 50.0
+        else:
+            hazard = expected * (q_sum / lost) * math.log(q_sum / (q_sum - lost))
         closes = rng.random(pores.radius.shape[0]) < -np.expm1(-hazard)
-    pores.open &= ~closes
+        pores.open &= ~closes

@@ -7,8 +7,8 @@ filtrate volume dV carries its share dV / V of the retentate's particles to the 
 membrane at the rate E = int dV / V: ln(CF) while concentrating by the factor CF, plus N for N diavolumes at
 constant volume. Per meeting it passes with its sieving coefficient over the flow-weighted pore sizes (hindered
 transport, or a vesicle squeezing through, kernels/filtration.py), raised by concentration polarisation with the
-Leveque mass-transfer coefficient k = 1.62 (gamma D^2 / L)^(1/3) (wall shear rate gamma, channel length L;
-Leveque 1928); a vesicle may rupture at a pore or under the peak shear stress, or stick to the membrane
+Leveque mass-transfer coefficient k = 0.807 (gamma D^2 / L)^(1/3) (wall shear rate gamma, channel length L;
+Leveque 1928: Sh = 1.62 (Re Sc d / L)^(1/3) in a tube, whose wall shear rate is 8 u / d); a vesicle may rupture at a pore or under the peak shear stress, or stick to the membrane
 (``adsorption``). So a species with sieving coefficient S keeps exp(-S N) after N diavolumes
 (tests/test_tff.py), and CF^(-S) after concentrating by CF.
 """
@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from ..kernels import layout as K
 
 PORE_NODES = 32    # quadrature nodes over the truncated lognormal pore sizes
-LEVEQUE = 1.62
+LEVEQUE = 0.807   # k = 0.807 (gamma_w D^2 / L)^(1/3): Leveque's Sh = 1.62 (Re Sc d / L)^(1/3) with gamma_w = 8 u / d
 
 
 @dataclass(frozen=True)

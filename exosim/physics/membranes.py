@@ -15,7 +15,8 @@ radii and lengths [m], pressures [Pa], viscosities [Pa s], flows [m^3/s], fluxes
   6.1 nm; 500 kDa (gsd 1.2) 12 nm with a protein marker and 34 nm with a dextran marker (docs/reference/physics.md:
   100 kDa ~ 5-10 nm, 500 kDa ~ 20-50 nm pores).
 - Pore density: given for track-etched membranes; for polymeric ones from the clean-water permeability L_p and
-  Hagen-Poiseuille, N = 8 eta_w L L_p / (pi <r^4>), eta_w water at 20 degC, <r^4> = r_med^4 exp(8 ln^2 gsd).
+  Hagen-Poiseuille, N = 8 eta_w L L_p / (pi <r^4>), eta_w water at 20 degC, <r^4> of the truncated lognormal
+  (``mean_r4``).
 - Flow through a pore of radius r and length L under a pressure drop dP: pi r^4 dP / (8 eta L) (Hagen-Poiseuille).
 - Cake of retained spheres: Kozeny-Carman (Carman 1937, Trans Inst Chem Eng 15:150) specific resistance
   180 (1 - eps) / (eps^3 d^2) per unit cake-solid thickness; a volume V of spheres of diameter d spread over an

@@ -336,6 +336,73 @@ def validate(
 
 
 @app.command()
+def compare(
+    protocols: list[str] = typer.Argument(None, help="protocol YAML files or names of bundled protocols"),
+    sample: Optional[str] = typer.Option(None, "--sample", "-s",
+                                         help="sample YAML file or bundled name (default with --builtin: "
+                                              "msc_conditioned_medium)"),
+    builtin: bool = typer.Option(False, "--builtin", help="compare every bundled protocol"),
+    n: int = typer.Option(20_000, "-n", "--particles", help="simulation particles per protocol"),
+    seed: int = typer.Option(0, "--seed", help="random seed, 0 to 4294967295"),
+    backend: str = typer.Option("auto", "--backend", help="auto, cpu, cuda or cuda:N"),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="comparison file (.h5) and a figure next to it"),
+):
+    """Run several protocols on the same sample and print the table method reviews use: recovery, purity, what
+    comes along, damage, time, throughput and equipment, one column per protocol."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from . import compare as cmp, config, device as devices, engine, results
+    from .methods import plan_protocol
+    try:
+        names = list(protocols or [])
+        if builtin:
+            names = sorted(p.stem for p in map(Path, map(str, config.CONFIG_ROOT.joinpath("protocols").iterdir()))
+                           if p.suffix == ".yaml") + names
+            sample = sample or "msc_conditioned_medium"
+        if not names:
+            raise Fail("protocols: name at least one protocol, or use --builtin")
+        if sample is None:
+            raise Fail("--sample: required (a sample YAML file or a bundled name)")
+        if n < 1:
+            raise Fail(f"-n: must be a positive number of particles, got {n}")
+        if not 0 <= seed <= engine.SEED_MAX:
+            raise Fail(f"--seed: must be from 0 to {engine.SEED_MAX}, got {seed}")
+        if out is not None:
+            _check_writable(out)
+        rotors_, media = config.load_rotors(), config.load_media()
+        samp = config.load_sample(sample, media)
+        prots = [config.load_protocol(name, rotors_, media) for name in names]
+        all_plans = [plan_protocol(prot, samp, rotors_, media) for prot in prots]
+        for plans_ in all_plans:
+            for p in plans_:
+                for line in getattr(p, "warnings", ()):
+                    _console(stderr=True).print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
+        if n < len(samp.populations):
+            raise Fail(f"-n: needs at least one particle per population ({len(samp.populations)}), got {n}")
+        try:
+            dev = devices.from_name(backend)
+        except (ValueError, RuntimeError) as exc:
+            raise Fail(f"--backend: {exc}") from None
+    except ConfigError as exc:
+        _fail(str(exc))
+    except Fail as exc:
+        _fail(str(exc))
+    err_console = _console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, disable=not err_console.is_terminal, transient=True) as bar:
+        total = n * sum(sum(1 for s in p.steps if s.kind != "fractionate") for p in prots)
+        task = bar.add_task(f"{len(prots)} protocols on {dev.backend}", total=total)
+        ds = cmp.compare(prots, samp, n_particles=n, seed=seed, device=dev, progress=lambda k: bar.advance(task, k),
+                         plans=all_plans)
+    _console().print(cmp.table(ds))
+    if out is not None:
+        path = results.write(ds, out)
+        fig = out.with_suffix(".png")
+        cmp.figure(ds).savefig(fig, dpi=150, bbox_inches="tight")
+        _console().print(f"comparison written to {path}, figure to {fig}", highlight=False)
+
+
+@app.command()
 def rotors():
     """List the rotor catalog with k-factors at maximum speed."""
     from rich.table import Table

@@ -403,6 +403,46 @@ def compare(
 
 
 @app.command()
+def sweep(
+    sweep_file: Path = typer.Argument(..., help="sweep YAML file (docs/sweeps.md)"),
+    out: Path = typer.Option(..., "-o", "--out", help="sweep results file (.h5); points are kept in OUT.points/"),
+    scheduler: str = typer.Option("local", "--scheduler", help="local, slurm, pbs, or a scheduler address"),
+    workers: int = typer.Option(2, "--workers", help="worker processes (local) or jobs (slurm, pbs)"),
+):
+    """Run every point of a parameter sweep on dask workers (resuming an interrupted sweep) and write one
+    Dataset with the swept parameters as dimensions."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from . import sweep as sw
+    try:
+        if workers < 1:
+            raise Fail(f"--workers: must be at least 1, got {workers}")
+        if not sweep_file.is_file():
+            raise Fail(f"{sweep_file}: no such file")
+        _check_writable(out)
+    except Fail as exc:
+        _fail(str(exc))
+    err_console = _console(stderr=True)
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err_console, disable=not err_console.is_terminal, transient=True) as bar:
+            task = bar.add_task("sweep points", total=None)
+            ds, failures, computed = sw.run(sweep_file, out, scheduler=scheduler, workers=workers,
+                                            progress=lambda k: bar.advance(task, k))
+    except ConfigError as exc:
+        _fail(str(exc))
+    except OSError as exc:  # an unreachable scheduler
+        _fail(f"--scheduler: cannot reach {scheduler} ({exc})")
+    total = int(ds.completed.size)
+    _console().print(f"{total} points ({computed} computed now, {total - computed} from {out}.points/); results "
+                     f"written to {out}", highlight=False)
+    for coords, error in failures.items():
+        err_console.print(f"error: point {coords}: {error}", markup=False, highlight=False, soft_wrap=True)
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
 def rotors():
     """List the rotor catalog with k-factors at maximum speed."""
     from rich.table import Table

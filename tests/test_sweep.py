@@ -1,0 +1,100 @@
+"""Parameter sweeps on a real dask LocalCluster (2 worker processes): every point equals its own serial
+simulation (same seed, same numbers whatever the workers), an interrupted sweep resumes computing only what is
+missing and gives the same dataset, random/Latin-hypercube sampling, the SLURM job script, and bad input."""
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+from typer.testing import CliRunner
+
+import exosim
+from exosim import sweep as sw
+from exosim.cli import app
+
+SWEEP = {"name": "tiny", "protocol": "duc_standard", "sample": "msc_conditioned_medium", "particles": 300, "seed": 2,
+         "vary": {"steps[3].duration": ["30 min", "2 h"], "steps[3].rcf": {"from": "50000 g", "to": "150000 g",
+                                                                           "num": 2}}}
+
+
+def write(tmp_path, data, name="s.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sweep")
+    out = tmp / "out.h5"
+    r = CliRunner().invoke(app, ["sweep", str(write(tmp, SWEEP)), "-o", str(out), "--workers", "2"])
+    assert r.exit_code == 0, r.output
+    return tmp, out
+
+
+def test_every_point_equals_its_serial_simulation(done):
+    tmp, out = done
+    ds = xr.open_dataset(out)
+    assert dict(ds.sizes) == {"steps_3_duration": 2, "steps_3_rcf": 2, "population": 8}
+    assert list(ds.steps_3_rcf.values) == ["50000 g", "150000 g"]
+    base = yaml.safe_load(exosim.config.resolve_path("duc_standard", "protocols").read_text())
+    smp = exosim.load_sample("msc_conditioned_medium")
+    for dur in ("30 min", "2 h"):
+        for rcf in ("50000 g", "150000 g"):
+            prot = yaml.safe_load(yaml.safe_dump(base))
+            prot["steps"][3]["duration"], prot["steps"][3]["rcf"] = dur, rcf
+            path = write(tmp, prot, "p.yaml")
+            own = exosim.simulate(exosim.load_protocol(path), smp, n_particles=300, seed=2, device=exosim.CPU())
+            got = ds.recovery.sel(steps_3_duration=dur, steps_3_rcf=rcf).values
+            np.testing.assert_array_equal(got, own.recovery.values)
+    assert int(ds.completed.sum()) == 4
+
+
+def test_an_interrupted_sweep_resumes_and_gives_the_same_dataset(done):
+    tmp, out = done
+    before = xr.open_dataset(out).load()
+    points = sorted((tmp / "out.h5.points").glob("*.nc"))
+    assert len(points) == 4
+    for f in points[:2]:          # as if the sweep had stopped after two points
+        f.unlink()
+    ds, failures, computed = sw.run(write(tmp, SWEEP), out, workers=2)
+    assert computed == 2 and not failures
+    xr.testing.assert_identical(ds.drop_attrs(), before.drop_attrs())
+
+
+def test_latin_hypercube_points_lie_in_their_ranges(tmp_path):
+    data = dict(SWEEP, vary={"steps[3].duration": {"from": "30 min", "to": "4 h"},
+                             "sample.populations[0].concentration": {"from": "1e9 /mL", "to": "1e10 /mL"}},
+                sampling={"method": "latin_hypercube", "points": 5, "seed": 3})
+    base_p = yaml.safe_load(exosim.config.resolve_path("duc_standard", "protocols").read_text())
+    base_s = yaml.safe_load(exosim.config.resolve_path("msc_conditioned_medium", "samples").read_text())
+    pts, layout = sw.points(data, base_p, base_s)
+    assert layout == {"point": ["steps[3].duration", "sample.populations[0].concentration"]}
+    minutes = sorted(float(p.coords["steps[3].duration"].split()[0]) for p in pts)
+    # Latin hypercube: one point in each fifth of the range
+    assert [int((m - 30) // 42) for m in minutes] == [0, 1, 2, 3, 4]
+    assert all(p.sample["populations"][0]["concentration"].endswith("/ milliliter") for p in pts)
+    assert len({p.id for p in pts}) == 5
+
+
+def test_slurm_job_script():
+    clu = sw.cluster("slurm", 2, {"queue": "gpu", "account": "ev-lab"})
+    try:
+        script = clu.job_script()
+    finally:
+        clu.close()
+    assert "#SBATCH -p gpu" in script and "#SBATCH -A ev-lab" in script
+    assert "export NUMBA_NUM_THREADS=1" in script and "distributed.cli.dask_worker" in script
+
+
+@pytest.mark.parametrize("edit, words", [
+    ({"vary": {"steps[9].rcf": ["1 g"]}}, "unknown dotted path"),
+    ({"vary": {"steps[3].rcf": []}}, "empty list"),
+    ({"vary": {"steps[3].rcf": ["900000 g"]}}, "steps[3].rcf = 900000 g"),
+])
+def test_bad_sweeps_exit_2_before_any_work(tmp_path, edit, words):
+    out = tmp_path / "o.h5"
+    r = CliRunner().invoke(app, ["sweep", str(write(tmp_path, dict(SWEEP, **edit))), "-o", str(out)])
+    assert r.exit_code == 2, r.output
+    assert words in r.output, r.output
+    assert not out.exists() and not any((tmp_path / "o.h5.points").glob("*.nc"))

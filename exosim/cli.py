@@ -7,6 +7,7 @@ import no numba, xarray or matplotlib (tests/test_startup.py); ``run --backend c
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -440,6 +441,89 @@ def sweep(
         err_console.print(f"error: point {coords}: {error}", markup=False, highlight=False, soft_wrap=True)
     if failures:
         raise typer.Exit(1)
+
+
+@app.command()
+def dose(
+    results_file: Path = typer.Argument(..., help="results file written by exosim run -o"),
+    dose_: str = typer.Option(..., "--dose", help="'1e10 particles', an EV protein mass ('100 ug'), or a bundled "
+                                                  "dose name (configs/doses/)"),
+    per_kg: Optional[str] = typer.Option(None, "--per-kg", help="body mass: the dose is per kilogram ('70 kg')"),
+    cells_per_ml: Optional[str] = typer.Option(None, "--cells-per-mL", help="cell density in culture ('1e6 /mL')"),
+    secretion: Optional[str] = typer.Option(None, "--secretion", help="target particles per cell and day ('2000 /day')"),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="write the plan as JSON (SI units)"),
+):
+    """What a production run needs for one clinical dose: litres of conditioned medium, protocol executions,
+    rotor runs, instrument hours, and with a cell density and secretion rate, cells and days."""
+    import xarray as xr
+    import yaml
+
+    from . import config, dose as dosing, units
+    try:
+        if not results_file.is_file():
+            raise Fail(f"{results_file}: no such file")
+        try:
+            ds = xr.open_dataset(results_file, engine="h5netcdf")
+            ds.load()
+        except Exception as exc:
+            raise Fail(f"{results_file}: cannot read it as an exosim results file ({type(exc).__name__})") from None
+        if "product_count" not in ds or "config" not in ds.attrs:
+            raise Fail(f"{results_file}: product_count: not an exosim results file")
+        source = None
+        bundled = config.CONFIG_ROOT / "doses" / f"{dose_}.yaml"
+        if bundled.is_file():
+            spec = yaml.safe_load(bundled.read_text())
+            source = spec.get("source", "")
+            dose_, per_kg = spec["dose"], per_kg or spec.get("per_kg")
+        try:
+            value, kind = dosing.parse_dose(dose_)
+        except ValueError as exc:
+            raise Fail(f"--dose: {exc}") from None
+        mass = None
+        if per_kg is not None:
+            try:
+                mass = units.parse(per_kg, "mass")
+            except ValueError as exc:
+                raise Fail(f"--per-kg: {exc}") from None
+        if (cells_per_ml is None) != (secretion is None):
+            raise Fail("--cells-per-mL: give it together with --secretion")
+        cells = rate = None
+        if cells_per_ml is not None:
+            try:
+                cells = units.parse(cells_per_ml, "number_concentration")
+                rate = units.parse(secretion, "rate")
+            except ValueError as exc:
+                raise Fail(f"--cells-per-mL/--secretion: {exc}") from None
+        try:
+            plan = dosing.plan_dose(ds, value, kind, mass, cells, rate)
+        except ValueError as exc:
+            raise Fail(f"{results_file}: {exc}") from None
+    except Fail as exc:
+        _fail(str(exc))
+    from rich.table import Table
+    t = Table(title=f"one dose from {plan['protocol']} on {plan['sample']}" + (f" ({source})" if source else ""),
+              title_justify="left")
+    t.add_column("")
+    t.add_column("", justify="right")
+    need = (f"{plan['dose']:.3g} {plan['target']} particles" if kind == "particles"
+            else f"{plan['dose'] * 1e9:.3g} ug EV protein")
+    rows = [("dose", need + (f" ({dose_} per kg x {mass:g} kg)" if mass else "")),
+            (f"{plan['target']} recovery of the protocol", f"{100 * plan['recovery']:.2f} %"),
+            ("product per litre of medium", f"{plan['product_per_litre_medium']:.3g}" +
+             (" particles" if kind == "particles" else " kg protein")),
+            ("conditioned medium", units.fmt(plan["medium_volume"], "m**3", "L")),
+            ("protocol executions", f"{plan['executions']:,}"),
+            ("rotor runs", f"{plan['rotor_runs']:,}"),
+            ("instrument time", units.fmt(plan["instrument_time"], "s", "h"))]
+    if "cells" in plan:
+        rows += [("cells in culture", f"{plan['cells']:.3g}"),
+                 ("days to condition the medium", f"{plan['conditioning_time'] / 86400:.3g}")]
+    for k, v in rows:
+        t.add_row(k, v)
+    _console().print(t)
+    if out is not None:
+        out.write_text(json.dumps(plan, indent=2))
+        _console().print(f"plan written to {out}", highlight=False)
 
 
 @app.command()

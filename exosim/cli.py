@@ -527,6 +527,97 @@ def dose(
 
 
 @app.command()
+def optimize(
+    protocol: str = typer.Argument(..., help="protocol YAML file or bundled name"),
+    sample: str = typer.Option(..., "--sample", "-s", help="sample YAML file or bundled name"),
+    vary: list[str] = typer.Option(..., "--vary", help="PATH=LOW..HIGH, e.g. steps[3].duration=30min..4h"),
+    maximize: list[str] = typer.Option([], "--maximize", help="metric to maximise (one or two objectives in all)"),
+    minimize: list[str] = typer.Option([], "--minimize", help="metric to minimise"),
+    subject_to: list[str] = typer.Option([], "--subject-to", help="constraint, e.g. 'recovery >= 0.3'"),
+    trials: int = typer.Option(20, "--trials", help="trials of the search"),
+    n: int = typer.Option(20_000, "-n", "--particles", help="simulation particles per trial"),
+    seed: int = typer.Option(1, "--seed", help="seed of every trial (common random numbers) and of the sampler"),
+    workers: int = typer.Option(2, "--workers", help="dask worker processes"),
+    repeats: int = typer.Option(3, "--repeats", help="re-runs of the best trials with other seeds"),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="trials file (.h5) and a figure next to it"),
+):
+    """Search the varied parameters for the best protocol (optuna TPE, trials on dask workers); the best trials
+    are re-run with other seeds and reported with their mean and standard error."""
+    import yaml
+
+    from . import config, optimize as opt, sweep as sw
+    try:
+        objectives = [(m, "max") for m in maximize] + [(m, "min") for m in minimize]
+        if not 1 <= len(objectives) <= 2:
+            raise Fail("--maximize/--minimize: give one or two objectives")
+        for m, _ in objectives:
+            if m not in opt.METRICS:
+                raise Fail(f"--maximize/--minimize: unknown metric {m!r}; known: {', '.join(opt.METRICS)}")
+        try:
+            spaces = [opt.parse_vary(v) for v in vary]
+            constraints = [opt.parse_constraint(c) for c in subject_to]
+        except ValueError as exc:
+            raise Fail(f"--vary/--subject-to: {exc}") from None
+        for name, value in (("--trials", trials), ("-n", n), ("--workers", workers), ("--repeats", repeats)):
+            if value < 1:
+                raise Fail(f"{name}: must be at least 1, got {value}")
+        if out is not None:
+            _check_writable(out)
+        base_p = yaml.safe_load(config.resolve_path(protocol, "protocols").read_text())
+        base_s = yaml.safe_load(config.resolve_path(sample, "samples").read_text())
+        for sp in spaces:  # both ends of every range must make a valid protocol
+            for x in (sp.low, sp.high):
+                prot, smp = yaml.safe_load(yaml.safe_dump(base_p)), yaml.safe_load(yaml.safe_dump(base_s))
+                try:
+                    target = smp if sp.path.startswith("sample.") else prot
+                    sw.set_path(target, sp.path[len("sample."):] if sp.path.startswith("sample.") else sp.path,
+                                sp.value(x))
+                except ValueError as exc:
+                    raise Fail(f"--vary: {exc}") from None
+                sw.validate(sw.Point({sp.path: sp.value(x)}, prot, smp, n, seed), protocol)
+    except ConfigError as exc:
+        _fail(str(exc))
+    except Fail as exc:
+        _fail(str(exc))
+    from distributed import Client
+    from rich.table import Table
+    err_console = _console(stderr=True)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    with sw.cluster("local", workers) as clu, Client(clu) as client, \
+            Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                     console=err_console, disable=not err_console.is_terminal, transient=True) as bar:
+        task = bar.add_task("trials", total=trials)
+        records, best = opt.optimize(base_p, base_s, spaces, objectives, constraints, trials=trials, particles=n,
+                                     seed=seed, client=client, source=protocol, batch=workers, repeats=repeats,
+                                     progress=lambda k: bar.advance(task, k))
+    t = Table(title=f"best feasible trials ({repeats} re-runs with other seeds: mean ± s.e.)", title_justify="left")
+    t.add_column("trial", justify="right")
+    for sp in spaces:
+        t.add_column(sp.path, justify="right")
+    names = list(dict.fromkeys([m for m, _ in objectives] + [c[0] for c in constraints] + ["recovery"]))
+    for name in names:
+        t.add_column(name, justify="right")
+    for b in best:
+        row = [str(b["trial"])] + [b["params"][sp.path] for sp in spaces]
+        row += [f"{b['repeated'][nm]:.4g} ± {b['repeated'][nm + '_stderr']:.2g}" for nm in names]
+        t.add_row(*row)
+    _console().print(t)
+    if not best:
+        err_console.print("warning: no trial met the constraints", markup=False, highlight=False)
+    failed = [r for r in records if "error" in r]
+    if failed:
+        err_console.print(f"warning: {len(failed)} trials failed (first: {failed[0]['error']})", markup=False,
+                          highlight=False, soft_wrap=True)
+    if out is not None:
+        from . import results
+        ds = opt.trials_dataset(records, spaces, objectives, constraints)
+        ds.attrs["best"] = json.dumps(best)
+        results.write(ds, out)
+        opt.pareto_figure(ds, objectives).savefig(out.with_suffix(".png"), dpi=150, bbox_inches="tight")
+        _console().print(f"trials written to {out}, figure to {out.with_suffix('.png')}", highlight=False)
+
+
+@app.command()
 def rotors():
     """List the rotor catalog with k-factors at maximum speed."""
     from rich.table import Table

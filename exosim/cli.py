@@ -646,7 +646,7 @@ def plot(
     figure of the tube (medium density against depth, every population across the fractions); with filtrations,
     one of flux and pressure against time with Hermia's blocking exponent."""
     import xarray as xr
-    from .plot import filtration_figure, gradient_figure, recovery_figure
+    from .plot import filtration_figure, gradient_figure, recovery_figure, sweep_figure
     if not results_file.is_file():
         _fail(f"{results_file}: no such file")
     try:
@@ -657,6 +657,10 @@ def plot(
     if "recovery" not in ds:
         _fail(f"{results_file}: recovery: not an exosim results file")
     out = out or results_file.with_suffix(".png")
+    if "completed" in ds:  # a sweep
+        sweep_figure(ds).savefig(out, dpi=150, bbox_inches="tight")
+        _console().print(f"figure written to {out}", highlight=False)
+        return
     fig = recovery_figure(ds)
     fig.savefig(out, dpi=150, bbox_inches="tight")
     _console().print(f"figure written to {out}", highlight=False)

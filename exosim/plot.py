@@ -115,3 +115,65 @@ def filtration_figure(ds):
     b.set_ylabel("transmembrane pressure [bar]")
     b.legend(fontsize=8)
     return fig
+
+
+def sweep_figure(ds):
+    """A sweep: heat maps of the target's recovery and of particles per microgram protein over the first two swept
+    dimensions (a 1-D sweep: lines), and every point in the recovery-purity plane with its Pareto front (points no
+    other point beats in both)."""
+    import numpy as np
+
+    targets = [p for p, t in zip(ds.population.values, ds.is_target.values) if int(t)] if "is_target" in ds else []
+    target = str(targets[0] if targets else ds.population.values[0])
+    rec = ds.recovery.sel(population=target)
+    ppug = ds.particles_per_ug_protein
+    grid_dims = [d for d in rec.dims if d != "point"]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), constrained_layout=True)
+    for ax, var, label in ((axes[0], rec, f"{target} recovery"), (axes[1], ppug, "particles per ug protein")):
+        if len(grid_dims) >= 2:
+            d0, d1 = grid_dims[:2]
+            v = var.transpose(d0, d1, ...).values.reshape(var.sizes[d0], var.sizes[d1], -1)[..., 0]
+            im = ax.imshow(v, origin="lower", aspect="auto", cmap="viridis")
+            ax.set_xticks(range(var.sizes[d1]), [str(x) for x in var[d1].values], rotation=30, ha="right")
+            ax.set_yticks(range(var.sizes[d0]), [str(x) for x in var[d0].values])
+            ax.set_xlabel(var[d1].attrs.get("path", d1))
+            ax.set_ylabel(var[d0].attrs.get("path", d0))
+            fig.colorbar(im, ax=ax, label=label)
+        elif len(grid_dims) == 1:
+            d0 = grid_dims[0]
+            ax.plot(range(var.sizes[d0]), var.values, marker="o")
+            ax.set_xticks(range(var.sizes[d0]), [str(x) for x in var[d0].values], rotation=30, ha="right")
+            ax.set_xlabel(var[d0].attrs.get("path", d0))
+            ax.set_ylabel(label)
+        else:
+            ax.plot(var.values, marker="o", ls="")
+            ax.set_xlabel("point")
+            ax.set_ylabel(label)
+        ax.set_title(label)
+    x = ppug.values.ravel()
+    y = rec.values.ravel()
+    ok = np.isfinite(x) & np.isfinite(y)
+    ax = axes[2]
+    ax.scatter(x[ok], y[ok], color="0.6", label="points")
+    front = pareto_front(x[ok], y[ok])
+    ax.plot(x[ok][front], y[ok][front], color="tab:red", marker="o", label="Pareto front")
+    ax.set_xscale("log")
+    ax.set_xlabel("particles per ug protein")
+    ax.set_ylabel(f"{target} recovery")
+    ax.legend(fontsize=8)
+    ax.set_title("recovery against purity")
+    return fig
+
+
+def pareto_front(x, y):
+    """Indices of the points that no other point beats in both x and y (larger is better), ordered by x."""
+    import numpy as np
+
+    order = np.argsort(-np.asarray(x), kind="stable")
+    best_y = -np.inf
+    keep = []
+    for i in order:
+        if y[i] > best_y:
+            keep.append(i)
+            best_y = y[i]
+    return np.array(sorted(keep, key=lambda i: x[i]), dtype=int)

@@ -264,6 +264,7 @@ def gather(pts: list[Point], layout: dict, store: Path, name: str):
     data["completed"] = (dims, np.array([d is not None for d in per_point], dtype=np.int8).reshape(shape),
                          {"units": "1", "long_name": "1 where the point completed"})
     coords["population"] = ("population", np.array(pops))
+    data["is_target"] = ("population", first.is_target.values, dict(first.is_target.attrs))
     return xr.Dataset(data, coords=coords, attrs={"title": f"exosim sweep: {name}", "sweep": name,
                                                   "points_folder": str(store)})
 

@@ -133,8 +133,8 @@ def test_floater_equilibrium_follows_area_times_boltzmann():
     r_ref = tube.r_top
     w2 = D / (abs(s) * r_ref * 0.006)            # boundary layer ~6 mm at the top of the tube
     drift_time = 0.06 / (abs(s) * w2 * r_ref)
-    seg = np.array([[6 * drift_time, w2]])
-    r, outcome, tube, r_men = run_fixed("Type 70 Ti", seg, d, rho_p, rho_m, eta, start_share=1.0, n=8000)
+    seg = np.array([[5 * drift_time, w2]])
+    r, outcome, tube, r_men = run_fixed("Type 70 Ti", seg, d, rho_p, rho_m, eta, start_share=1.0, n=6000)
     assert np.all(outcome == 0)
     cloud = cloud_radii(tube)
     wgt = np.exp(s * w2 * (cloud ** 2 - r_men ** 2) / (2 * D))

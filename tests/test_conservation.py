@@ -56,7 +56,7 @@ def protocols(draw):
         reject()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=18, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(protocol=protocols(), seed=st.integers(0, 2 ** 32 - 1))
 def test_weights_of_all_places_add_up_to_the_input(protocol, seed):
     try:

@@ -50,16 +50,52 @@ def test_every_point_equals_its_serial_simulation(done):
     assert int(ds.completed.sum()) == 4
 
 
-def test_an_interrupted_sweep_resumes_and_gives_the_same_dataset(done):
-    tmp, out = done
-    before = xr.open_dataset(out).load()
-    points = sorted((tmp / "out.h5.points").glob("*.nc"))
-    assert len(points) == 4
-    for f in points[:2]:          # as if the sweep had stopped after two points
-        f.unlink()
-    ds, failures, computed = sw.run(write(tmp, SWEEP), out, workers=2)
-    assert computed == 2 and not failures
-    xr.testing.assert_identical(ds.drop_attrs(), before.drop_attrs())
+def test_a_killed_sweep_resumes_and_gives_the_same_dataset(done, tmp_path):
+    """The sweep process (client, scheduler and workers) is killed once a point is stored; a rerun computes only
+    the missing points and gives the dataset of the uninterrupted sweep."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    _, out_full = done
+    full = xr.open_dataset(out_full).load()
+    data = dict(SWEEP, particles=1000)  # slower points, so that the kill lands mid-sweep
+    path = write(tmp_path, data)
+    out = tmp_path / "killed.h5"
+    proc = subprocess.Popen([sys.executable, "-m", "exosim", "sweep", str(path), "-o", str(out), "--workers", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    store = tmp_path / "killed.h5.points"
+    t0 = time.time()
+    while time.time() - t0 < 120 and not any(store.glob("*.nc")):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stored = len(list(store.glob("*.nc")))
+    assert 1 <= stored and not out.exists() or stored == 4
+    ds, failures, computed = sw.run(path, out, workers=2)
+    assert computed == 4 - stored and not failures
+    # uninterrupted: every point computed in this process, into a fresh store
+    base_p = yaml.safe_load(exosim.config.resolve_path("duc_standard", "protocols").read_text())
+    base_s = yaml.safe_load(exosim.config.resolve_path("msc_conditioned_medium", "samples").read_text())
+    pts, layout = sw.points(data, base_p, base_s)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    for p in pts:
+        sw.run_point(p, str(fresh), str(path))
+    uninterrupted = sw.gather(pts, layout, fresh, "tiny")
+    xr.testing.assert_identical(ds.drop_attrs(), uninterrupted.drop_attrs())
+    assert full.sizes == ds.sizes
+
+
+def test_plot_of_a_sweep_and_its_pareto_front(done):
+    from exosim.plot import pareto_front
+    front = pareto_front(np.array([1.0, 2.0, 3.0, 4.0]), np.array([4.0, 1.0, 3.0, 2.0]))
+    assert list(front) == [0, 2, 3]            # (2, 1) is beaten by (3, 3) in both
+    _, out = done
+    r = CliRunner().invoke(app, ["plot", str(out), "-o", str(out.with_suffix(".png"))])
+    assert r.exit_code == 0, r.output
+    assert out.with_suffix(".png").stat().st_size > 30_000
 
 
 def test_latin_hypercube_points_lie_in_their_ranges(tmp_path):

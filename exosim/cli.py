@@ -424,12 +424,19 @@ def sweep(
     except Fail as exc:
         _fail(str(exc))
     err_console = _console(stderr=True)
+    done = [0]
+
+    def log_line(k):  # not a terminal: one plain line per finished point
+        done[0] += k
+        err_console.print(f"sweep: {done[0]} points finished", markup=False, highlight=False)
+
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err_console, disable=not err_console.is_terminal, transient=True) as bar:
             task = bar.add_task("sweep points", total=None)
-            ds, failures, computed = sw.run(sweep_file, out, scheduler=scheduler, workers=workers,
-                                            progress=lambda k: bar.advance(task, k))
+            ds, failures, computed = sw.run(
+                sweep_file, out, scheduler=scheduler, workers=workers,
+                progress=(lambda k: bar.advance(task, k)) if err_console.is_terminal else log_line)
     except ConfigError as exc:
         _fail(str(exc))
     except OSError as exc:  # an unreachable scheduler

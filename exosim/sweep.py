@@ -314,7 +314,6 @@ def run(sweep_path, out, *, scheduler: str = "local", workers: int = 2, progress
     for p in pts:  # every point checked before any work
         validate(p, str(sweep_path))
     store = Path(str(out) + ".points")
-    store.mkdir(parents=True, exist_ok=True)
     todo = [p for p in pts if not (store / f"{p.id}.nc").exists()]
     failures = {}
     if todo:
@@ -322,7 +321,8 @@ def run(sweep_path, out, *, scheduler: str = "local", workers: int = 2, progress
         clu = cluster(scheduler, workers, job_options)
         if hasattr(clu, "scale") and scheduler in ("slurm", "pbs"):
             clu.scale(workers)
-        with Client(clu) as client:
+        with (Client(clu, timeout="10s") if isinstance(clu, str) else Client(clu)) as client:
+            store.mkdir(parents=True, exist_ok=True)  # only once a scheduler answers: nothing half-written
             futures = {client.submit(run_point, p, str(store), str(sweep_path), key=f"point-{p.id}", pure=False): p
                        for p in todo}
             for fut in as_completed(futures):

@@ -409,6 +409,7 @@ def sweep(
     out: Path = typer.Option(..., "-o", "--out", help="sweep results file (.h5); points are kept in OUT.points/"),
     scheduler: str = typer.Option("local", "--scheduler", help="local, slurm, pbs, or a scheduler address"),
     workers: int = typer.Option(2, "--workers", help="worker processes (local) or jobs (slurm, pbs)"),
+    device: str = typer.Option("cpu", "--device", help="cpu, or gpu: one worker per GPU, each pinned to its own"),
 ):
     """Run every point of a parameter sweep on dask workers (resuming an interrupted sweep) and write one
     Dataset with the swept parameters as dimensions."""
@@ -418,6 +419,8 @@ def sweep(
     try:
         if workers < 1:
             raise Fail(f"--workers: must be at least 1, got {workers}")
+        if device not in ("cpu", "gpu"):
+            raise Fail(f"--device: cpu or gpu, not {device!r}")
         if not sweep_file.is_file():
             raise Fail(f"{sweep_file}: no such file")
         _check_writable(out)
@@ -435,7 +438,7 @@ def sweep(
                       console=err_console, disable=not err_console.is_terminal, transient=True) as bar:
             task = bar.add_task("sweep points", total=None)
             ds, failures, computed = sw.run(
-                sweep_file, out, scheduler=scheduler, workers=workers,
+                sweep_file, out, scheduler=scheduler, workers=workers, device=device,
                 progress=(lambda k: bar.advance(task, k)) if err_console.is_terminal else log_line)
     except ConfigError as exc:
         _fail(str(exc))

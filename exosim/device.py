@@ -124,6 +124,13 @@ class GPU:
         gpu.launch(kernel, n, *args)
 
 
+def gpu_count() -> int:
+    """Number of usable CUDA GPUs (1 under the CUDA simulator; 0 without CUDA)."""
+    if not _cuda().available():
+        return 0
+    return len(_cuda().require().gpus)
+
+
 def _no_nvidia_driver() -> bool:
     """True on a Linux machine with no sign of an NVIDIA driver (no /proc/driver/nvidia, no nvidia-smi): then no
     CUDA GPU can be usable, and looking for one (importing numba's CUDA target, about 0.4 s) is skipped."""

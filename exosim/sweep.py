@@ -196,17 +196,33 @@ def validate(point: Point, source: str):
     return prot, smp, plans
 
 
-def run_point(point: Point, store: str, source: str) -> str:
-    """Simulate one point on this worker's CPU and write its results to ``store/<id>.nc`` (atomically); returns
-    the file's path. Runs in a dask worker process."""
+def worker_device(kind: str):
+    """The device a worker simulates on: its CPU, or (``gpu``) the GPU its index pins it to, worker i on GPU
+    i mod the GPU count (a local cluster starts one worker per GPU)."""
+    from .device import CPU, GPU, gpu_count
+
+    if kind != "gpu":
+        return CPU()
+    try:
+        from distributed import get_worker
+        name = get_worker().name
+    except (ImportError, ValueError):
+        name = 0
+    index = int(name) if str(name).isdigit() else int(hashlib.sha256(str(name).encode()).hexdigest(), 16)
+    return GPU(index % max(gpu_count(), 1))
+
+
+def run_point(point: Point, store: str, source: str, device: str = "cpu") -> str:
+    """Simulate one point on this worker's CPU (or its GPU) and write its results to ``store/<id>.nc``
+    (atomically); returns the file's path. Runs in a dask worker process."""
     from . import engine, results
-    from .device import CPU
 
     path = Path(store) / f"{point.id}.nc"
     if path.exists():
         return str(path)
     prot, smp, plans = validate(point, source)
-    run = engine.run_protocol(prot, smp, n_particles=point.particles, seed=point.seed, device=CPU(), plans=plans)
+    run = engine.run_protocol(prot, smp, n_particles=point.particles, seed=point.seed, device=worker_device(device),
+                              plans=plans)
     ds = results.summarize(run).to_dataset()
     ds.attrs["sweep_coords"] = json.dumps(point.coords)
     results.write(ds, path)
@@ -287,8 +303,11 @@ def cluster(scheduler: str, workers: int, job_options: dict | None = None):
     return scheduler  # an address
 
 
-def run(sweep_path, out, *, scheduler: str = "local", workers: int = 2, progress=None, job_options=None):
-    """Run (or resume) a sweep file; write its Dataset to ``out``; returns (Dataset, failures {coords: error})."""
+def run(sweep_path, out, *, scheduler: str = "local", workers: int = 2, progress=None, job_options=None,
+        device: str = "cpu"):
+    """Run (or resume) a sweep file; write its Dataset to ``out``; returns (Dataset, failures {coords: error},
+    points computed now). ``device="gpu"``: every worker simulates on a GPU; a local cluster has one worker per
+    GPU, each pinned to its own."""
     import yaml
 
     from . import config, results
@@ -316,6 +335,12 @@ def run(sweep_path, out, *, scheduler: str = "local", workers: int = 2, progress
     store = Path(str(out) + ".points")
     todo = [p for p in pts if not (store / f"{p.id}.nc").exists()]
     failures = {}
+    if device == "gpu":
+        from .device import gpu_count
+        if gpu_count() == 0:
+            raise ConfigError(str(sweep_path), "--device", "gpu: no usable CUDA GPU here")
+        if scheduler == "local":
+            workers = gpu_count()
     if todo:
         from distributed import Client, as_completed
         clu = cluster(scheduler, workers, job_options)
@@ -323,8 +348,8 @@ def run(sweep_path, out, *, scheduler: str = "local", workers: int = 2, progress
             clu.scale(workers)
         with (Client(clu, timeout="10s") if isinstance(clu, str) else Client(clu)) as client:
             store.mkdir(parents=True, exist_ok=True)  # only once a scheduler answers: nothing half-written
-            futures = {client.submit(run_point, p, str(store), str(sweep_path), key=f"point-{p.id}", pure=False): p
-                       for p in todo}
+            futures = {client.submit(run_point, p, str(store), str(sweep_path), device, key=f"point-{p.id}",
+                                     pure=False): p for p in todo}
             for fut in as_completed(futures):
                 p = futures[fut]
                 if fut.status == "error":

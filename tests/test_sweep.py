@@ -134,3 +134,24 @@ def test_bad_sweeps_exit_2_before_any_work(tmp_path, edit, words):
     assert r.exit_code == 2, r.output
     assert words in r.output, r.output
     assert not out.exists() and not any((tmp_path / "o.h5.points").glob("*.nc"))
+
+
+def test_gpu_workers_give_the_cpu_numbers(tmp_path):
+    """--device gpu: one worker per GPU (the CUDA simulator here: one), pinned to it; the same numbers as the CPU
+    sweep (identical fates on both backends)."""
+    from conftest import cuda_device
+    cuda_device()
+    out = tmp_path / "gpu.h5"
+    data = dict(SWEEP, particles=24, vary={"steps[3].duration": ["30 min", "2 h"]})
+    path = write(tmp_path, data)
+    ds, failures, computed = sw.run(path, out, device="gpu")
+    assert computed == 2 and not failures
+    base_p = yaml.safe_load(exosim.config.resolve_path("duc_standard", "protocols").read_text())
+    base_s = yaml.safe_load(exosim.config.resolve_path("msc_conditioned_medium", "samples").read_text())
+    pts, layout = sw.points(data, base_p, base_s)
+    fresh = tmp_path / "cpu"
+    fresh.mkdir()
+    for p in pts:
+        sw.run_point(p, str(fresh), str(path), "cpu")
+    cpu = sw.gather(pts, layout, fresh, "tiny")
+    np.testing.assert_array_equal(ds.recovery.values, cpu.recovery.values)

@@ -14,8 +14,9 @@ A sweep file::
       steps[3].rcf: {from: 50000 g, to: 150000 g, num: 3}     # a linear grid
     # sampling: {method: latin_hypercube, points: 16, seed: 0}  # instead of a grid: ranges {from, to} only
 
-Paths address the protocol's YAML (``steps[3].rcf``, ``temperature``) or, prefixed ``sample.``, the sample's
-(``sample.populations[0].concentration``). Every point is validated before any work starts. A point's id is a
+Paths address the protocol's YAML (``steps[3].rcf``, ``temperature``), prefixed ``sample.`` the sample's
+(``sample.populations[0].concentration``), and prefixed ``membrane:NAME.`` a field of a catalog membrane
+(``membrane:PCTE 100 nm.pore_diameter``). Every point is validated before any work starts. A point's id is a
 hash of its resolved protocol, sample, particle count and seed; its results are written to ``<out>.points/<id>.nc``
 as it completes, and a rerun computes only the points that are missing. Same seed, same numbers, whatever the
 number of workers.
@@ -50,11 +51,16 @@ class Point:
     sample: dict
     particles: int
     seed: int
+    membranes: dict = None   # catalog membranes with changed fields: name -> {field: value}
 
     @property
     def id(self) -> str:
-        text = json.dumps([self.protocol, self.sample, self.particles, self.seed], sort_keys=True, default=str)
+        text = json.dumps([self.protocol, self.sample, self.particles, self.seed, self.membranes or {}],
+                          sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+MEMBRANE_PATH = re.compile(r"^membrane:(.+)\.([A-Za-z_]+)$")
 
 
 def _tokens(path: str) -> list:
@@ -168,14 +174,40 @@ def points(sweep: dict, base_protocol: dict, base_sample: dict) -> tuple[list[Po
         raise ValueError(f"sampling.method: one of grid, random, latin_hypercube, not {method!r}")
     out = []
     for combo in combos:
-        prot, smp = copy.deepcopy(base_protocol), copy.deepcopy(base_sample)
+        prot, smp, mem = copy.deepcopy(base_protocol), copy.deepcopy(base_sample), {}
         for path, value in combo.items():
-            if path.startswith("sample."):
+            m = MEMBRANE_PATH.match(path)
+            if m:
+                mem.setdefault(m.group(1), {})[m.group(2)] = value
+            elif path.startswith("sample."):
                 set_path(smp, path[len("sample."):], value)
             else:
                 set_path(prot, path, value)
-        out.append(Point(combo, prot, smp, n, seed))
+        out.append(Point(combo, prot, smp, n, seed, mem or None))
     return out, layout
+
+
+def membrane_catalog(point: Point) -> dict:
+    """The membrane catalog of a point: the bundled one with the point's changed fields (validated)."""
+    from . import config
+
+    import yaml
+
+    catalog = config.load_membranes()
+    if not point.membranes:
+        return catalog
+    raw = {}
+    for f in config.CONFIG_ROOT.joinpath("membranes").iterdir():
+        if f.name.endswith(".yaml"):
+            data = yaml.safe_load(f.read_text())
+            raw[data.get("name")] = (f.name, data)
+    for name, fields in point.membranes.items():
+        if name not in raw:
+            raise ValueError(f"unknown dotted path 'membrane:{name}...': no membrane {name!r} in the catalog")
+        fname, data = raw[name]
+        data = {**data, **fields}
+        catalog[name] = config._validate(config.Membrane, f"configs/membranes/{fname}", data)
+    return catalog
 
 
 def validate(point: Point, source: str):
@@ -183,14 +215,18 @@ def validate(point: Point, source: str):
     from . import config
     from .methods import plan_protocol
 
-    rotors, media, membranes = config.load_rotors(), config.load_media(), config.load_membranes()
+    rotors, media = config.load_rotors(), config.load_media()
     at = ", ".join(f"{k} = {v}" for k, v in point.coords.items())
     try:
+        try:
+            membranes = membrane_catalog(point)
+        except ValueError as exc:
+            raise ConfigError(f"{source} at {at}", "vary", str(exc)) from None
         prot = config._validate(config.Protocol, f"{source} at {at}", point.protocol,
                                 {"rotors": rotors, "media": media, "membranes": membranes})
         smp = config._validate(config.Sample, f"{source} at {at}", point.sample, {"media": media})
         prot._source = smp._source = f"{source} at {at}"
-        plans = plan_protocol(prot, smp, rotors, media)
+        plans = plan_protocol(prot, smp, rotors, media, membranes)
     except ConfigError:
         raise
     return prot, smp, plans

@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 import exosim
-from exosim import sweep as sw
+from exosim import config, sweep as sw
 from exosim.cli import app
 
 SWEEP = {"name": "tiny", "protocol": "duc_standard", "sample": "msc_conditioned_medium", "particles": 300, "seed": 2,
@@ -37,7 +37,7 @@ def test_every_point_equals_its_serial_simulation(done):
     ds = xr.open_dataset(out)
     assert dict(ds.sizes) == {"steps_3_duration": 2, "steps_3_rcf": 2, "population": 8}
     assert list(ds.steps_3_rcf.values) == ["50000 g", "150000 g"]
-    base = yaml.safe_load(exosim.config.resolve_path("duc_standard", "protocols").read_text())
+    base = yaml.safe_load(config.resolve_path("duc_standard", "protocols").read_text())
     smp = exosim.load_sample("msc_conditioned_medium")
     for dur in ("30 min", "2 h"):
         for rcf in ("50000 g", "150000 g"):
@@ -76,8 +76,8 @@ def test_a_killed_sweep_resumes_and_gives_the_same_dataset(done, tmp_path):
     ds, failures, computed = sw.run(path, out, workers=2)
     assert computed == 4 - stored and not failures
     # uninterrupted: every point computed in this process, into a fresh store
-    base_p = yaml.safe_load(exosim.config.resolve_path("duc_standard", "protocols").read_text())
-    base_s = yaml.safe_load(exosim.config.resolve_path("msc_conditioned_medium", "samples").read_text())
+    base_p = yaml.safe_load(config.resolve_path("duc_standard", "protocols").read_text())
+    base_s = yaml.safe_load(config.resolve_path("msc_conditioned_medium", "samples").read_text())
     pts, layout = sw.points(data, base_p, base_s)
     fresh = tmp_path / "fresh"
     fresh.mkdir()
@@ -102,8 +102,8 @@ def test_latin_hypercube_points_lie_in_their_ranges(tmp_path):
     data = dict(SWEEP, vary={"steps[3].duration": {"from": "30 min", "to": "4 h"},
                              "sample.populations[0].concentration": {"from": "1e9 /mL", "to": "1e10 /mL"}},
                 sampling={"method": "latin_hypercube", "points": 5, "seed": 3})
-    base_p = yaml.safe_load(exosim.config.resolve_path("duc_standard", "protocols").read_text())
-    base_s = yaml.safe_load(exosim.config.resolve_path("msc_conditioned_medium", "samples").read_text())
+    base_p = yaml.safe_load(config.resolve_path("duc_standard", "protocols").read_text())
+    base_s = yaml.safe_load(config.resolve_path("msc_conditioned_medium", "samples").read_text())
     pts, layout = sw.points(data, base_p, base_s)
     assert layout == {"point": ["steps[3].duration", "sample.populations[0].concentration"]}
     minutes = sorted(float(p.coords["steps[3].duration"].split()[0]) for p in pts)
@@ -146,8 +146,8 @@ def test_gpu_workers_give_the_cpu_numbers(tmp_path):
     path = write(tmp_path, data)
     ds, failures, computed = sw.run(path, out, device="gpu")
     assert computed == 2 and not failures
-    base_p = yaml.safe_load(exosim.config.resolve_path("duc_standard", "protocols").read_text())
-    base_s = yaml.safe_load(exosim.config.resolve_path("msc_conditioned_medium", "samples").read_text())
+    base_p = yaml.safe_load(config.resolve_path("duc_standard", "protocols").read_text())
+    base_s = yaml.safe_load(config.resolve_path("msc_conditioned_medium", "samples").read_text())
     pts, layout = sw.points(data, base_p, base_s)
     fresh = tmp_path / "cpu"
     fresh.mkdir()
@@ -155,3 +155,19 @@ def test_gpu_workers_give_the_cpu_numbers(tmp_path):
         sw.run_point(p, str(fresh), str(path), "cpu")
     cpu = sw.gather(pts, layout, fresh, "tiny")
     np.testing.assert_array_equal(ds.recovery.values, cpu.recovery.values)
+
+
+def test_membrane_fields_can_be_swept():
+    data = dict(SWEEP, protocol="sequential_filtration",
+                vary={"membrane:PCTE 100 nm.pore_diameter": ["80 nm", "200 nm"]})
+    base_p = yaml.safe_load(config.resolve_path("sequential_filtration", "protocols").read_text())
+    base_s = yaml.safe_load(config.resolve_path("msc_conditioned_medium", "samples").read_text())
+    pts, layout = sw.points(data, base_p, base_s)
+    assert len({p.id for p in pts}) == 2
+    cat = sw.membrane_catalog(pts[0])
+    assert cat["PCTE 100 nm"].pore_diameter == pytest.approx(80e-9)
+    prot, smp, plans = sw.validate(pts[1], "s.yaml")
+    assert plans[0].membrane.pore_diameter == pytest.approx(200e-9)      # the plan uses the swept membrane
+    bad = dict(data, vary={"membrane:No such.pore_diameter": ["80 nm"]})
+    with pytest.raises(exosim.ConfigError, match="no membrane"):
+        sw.validate(sw.points(bad, base_p, base_s)[0][0], "s.yaml")

@@ -54,13 +54,14 @@ class PlanContext:
         return self._gradient_media
 
 
-def plan_protocol(protocol: Protocol, sample: Sample, rotors=None, media=None) -> list:
+def plan_protocol(protocol: Protocol, sample: Sample, rotors=None, media=None, membranes=None) -> list:
     """Plan every step (tubes, runs, volumes, media) before any simulation; ConfigError if it cannot work.
-    Imports no numpy for centrifuge steps: ``exosim plan`` starts fast."""
+    ``membranes``: a membrane catalog instead of the bundled one. Imports no numpy for centrifuge steps:
+    ``exosim plan`` starts fast."""
     from ..config import load_media, load_rotors, source_of
     from ..errors import ConfigError
     ctx = PlanContext(rotors or load_rotors(), media or load_media(), protocol.temperature, source_of(protocol),
-                      sample)
+                      sample, _membranes=membranes)
     volume = sample.volume
     medium = ctx.media[sample.medium]
     plans = []

@@ -547,7 +547,8 @@ def optimize(
     trials: int = typer.Option(20, "--trials", help="trials of the search"),
     n: int = typer.Option(20_000, "-n", "--particles", help="simulation particles per trial"),
     seed: int = typer.Option(1, "--seed", help="seed of every trial (common random numbers) and of the sampler"),
-    workers: int = typer.Option(2, "--workers", help="dask worker processes"),
+    workers: int = typer.Option(2, "--workers", help="dask worker processes (local) or jobs (slurm, pbs)"),
+    scheduler: str = typer.Option("local", "--scheduler", help="local, slurm, pbs, or a scheduler address"),
     repeats: int = typer.Option(3, "--repeats", help="re-runs of the best trials with other seeds"),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="trials file (.h5) and a figure next to it"),
 ):
@@ -593,13 +594,21 @@ def optimize(
     from rich.table import Table
     err_console = _console(stderr=True)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    with sw.cluster("local", workers) as clu, Client(clu) as client, \
-            Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                     console=err_console, disable=not err_console.is_terminal, transient=True) as bar:
+    clu = sw.cluster(scheduler, workers)
+    if scheduler in ("slurm", "pbs"):
+        clu.scale(workers)
+    try:
+        client = Client(clu, timeout="10s") if isinstance(clu, str) else Client(clu)
+    except OSError as exc:
+        _fail(f"--scheduler: cannot reach {scheduler} ({exc})")
+    with client, Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=err_console, disable=not err_console.is_terminal, transient=True) as bar:
         task = bar.add_task("trials", total=trials)
         records, best = opt.optimize(base_p, base_s, spaces, objectives, constraints, trials=trials, particles=n,
                                      seed=seed, client=client, source=protocol, batch=workers, repeats=repeats,
                                      progress=lambda k: bar.advance(task, k))
+    if hasattr(clu, "close"):
+        clu.close()
     t = Table(title=f"best feasible trials ({repeats} re-runs with other seeds: mean ± s.e.)", title_justify="left")
     t.add_column("trial", justify="right")
     for sp in spaces:

@@ -268,7 +268,7 @@ def run(
 
 
 @app.command()
-def validate(
+def crosscheck(
     protocol: str = typer.Argument(..., help="protocol YAML file, or the name of a bundled protocol"),
     sample: str = typer.Option(..., "--sample", "-s", help="sample YAML file, or the name of a bundled sample"),
     n: int = typer.Option(100_000, "-n", "--particles", help="Monte Carlo particles in all"),

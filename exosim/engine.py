@@ -128,7 +128,7 @@ def run_protocol(protocol: Protocol, sample: Sample, *, n_particles: int, seed: 
     """Sample the particles and take them through every step of the protocol on ``device``; ``plans``: from
     ``plan_protocol(protocol, sample)`` when the caller has them already (a gradient's plan solves the medium).
     ``pellet_damage=False`` switches the compaction damage of pelleted vesicles off (transport only, as the Lamm
-    equation of ``exosim validate`` sees it)."""
+    equation of ``exosim crosscheck`` sees it)."""
     if not 0 <= seed <= SEED_MAX:
         raise ValueError(f"seed must be an integer from 0 to {SEED_MAX}")
     plans = plans if plans is not None else plan_protocol(protocol, sample)

@@ -106,13 +106,13 @@ def test_fixed_angle_and_gradient_steps_are_refused():
         pde.check_covered(plan_protocol(grad, exosim.load_sample("msc_conditioned_medium")))
 
 
-def test_validate_command(tmp_path):
+def test_crosscheck_command(tmp_path):
     from typer.testing import CliRunner
 
     from exosim.cli import app
-    r = CliRunner().invoke(app, ["validate", "duc_standard", "--sample", "msc_conditioned_medium", "-n", "2000",
+    r = CliRunner().invoke(app, ["crosscheck", "duc_standard", "--sample", "msc_conditioned_medium", "-n", "2000",
                                  "--classes", "2", "--density-classes", "1", "--cells", "64", "--backend", "cpu"])
     assert r.exit_code == 0, r.output
     assert "Lamm equation" in r.output and "exosome" in r.output
-    r = CliRunner().invoke(app, ["validate", "dguc_iodixanol", "--sample", "msc_conditioned_medium", "-n", "100"])
+    r = CliRunner().invoke(app, ["crosscheck", "dguc_iodixanol", "--sample", "msc_conditioned_medium", "-n", "100"])
     assert r.exit_code == 2 and "centrifuge and wash steps only" in r.output

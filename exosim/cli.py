@@ -574,8 +574,8 @@ def optimize(
                 raise Fail(f"{name}: must be at least 1, got {value}")
         if out is not None:
             _check_writable(out)
-        base_p = yaml.safe_load(config.resolve_path(protocol, "protocols").read_text())
-        base_s = yaml.safe_load(config.resolve_path(sample, "samples").read_text())
+        base_p = config._read_yaml(config.resolve_path(protocol, "protocols"))
+        base_s = config._read_yaml(config.resolve_path(sample, "samples"))
         for sp in spaces:  # both ends of every range must make a valid protocol
             for x in (sp.low, sp.high):
                 prot, smp = yaml.safe_load(yaml.safe_dump(base_p)), yaml.safe_load(yaml.safe_dump(base_s))

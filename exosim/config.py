@@ -662,18 +662,61 @@ class Protocol(Strict):
 CONFIG_ROOT = resources.files("exosim.configs")
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader (no object construction) that refuses duplicated keys."""
+
+
+def _mapping_without_duplicates(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(None, None, f"duplicated key {key!r}", mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def _recursive(data, seen=None) -> bool:
+    """True if a container holds itself (a recursive YAML anchor)."""
+    seen = seen or set()
+    if isinstance(data, (dict, list)):
+        if id(data) in seen:
+            return True
+        seen = seen | {id(data)}
+        items = data.values() if isinstance(data, dict) else data
+        return any(_recursive(v, seen) for v in items)
+    return False
+
+
 def _read_yaml(path: Path) -> Any:
+    """The YAML content of a file, loaded safely; ConfigError for unreadable, non-text or malformed files."""
     try:
-        text = Path(path).read_text()
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read the file ({exc.strerror or exc})") from None
     try:
-        return yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), "", f"not a UTF-8 text file (byte {exc.start}: {raw[exc.start:exc.start + 1]!r});"
+                                         f" is it a YAML file?") from None
+    if "\x00" in text:
+        raise ConfigError(str(path), "", "not a text file (it holds NUL bytes); is it a YAML file?")
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "yaml"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(str(path), where, f"not valid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(str(path), "yaml", "a YAML anchor refers to itself") from None
+    if _recursive(data):
+        raise ConfigError(str(path), "yaml", "a YAML anchor refers to itself (a recursive structure)")
+    return data
 
 
 def _field_path(loc: tuple, kinds=STEP_KINDS) -> str:

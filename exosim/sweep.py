@@ -27,7 +27,6 @@ import copy
 import hashlib
 import itertools
 import json
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -344,22 +343,17 @@ def run(sweep_path, out, *, scheduler: str = "local", workers: int = 2, progress
     """Run (or resume) a sweep file; write its Dataset to ``out``; returns (Dataset, failures {coords: error},
     points computed now). ``device="gpu"``: every worker simulates on a GPU; a local cluster has one worker per
     GPU, each pinned to its own."""
-    import yaml
-
     from . import config, results
 
     sweep_path = Path(sweep_path)
-    try:
-        sweep = yaml.safe_load(sweep_path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(str(sweep_path), "", f"cannot read the sweep file ({exc})") from None
+    sweep = config._read_yaml(sweep_path)
     if not isinstance(sweep, dict):
         raise ConfigError(str(sweep_path), "(top level)", "expected a mapping of fields")
     for key in ("protocol", "sample"):
         if key not in sweep:
             raise ConfigError(str(sweep_path), key, "required field is missing")
-    base_p = yaml.safe_load(config.resolve_path(sweep["protocol"], "protocols").read_text())
-    base_s = yaml.safe_load(config.resolve_path(sweep["sample"], "samples").read_text())
+    base_p = config._read_yaml(config.resolve_path(sweep["protocol"], "protocols"))
+    base_s = config._read_yaml(config.resolve_path(sweep["sample"], "samples"))
     try:
         pts, layout = points(sweep, base_p, base_s)
     except ValueError as exc:

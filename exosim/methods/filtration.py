@@ -32,7 +32,7 @@ Model
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import fates, units
 from ..errors import ConfigError

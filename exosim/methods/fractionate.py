@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import fates, units
+from .. import fates
 from ..errors import ConfigError
 
 

@@ -1,0 +1,58 @@
+"""Malformed config files: each ends with one line naming the file, the field (or the YAML location) and the
+problem, exit code 2, no traceback and no output file. (Part of the reliability corpus; tests/test_cli_errors.py
+holds the field-level cases.)"""
+import pytest
+from typer.testing import CliRunner
+
+from exosim.cli import app
+
+GOOD_SAMPLE = "msc_conditioned_medium"
+
+CASES = [
+    ("binary", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a UTF-8 text file"),
+    ("latin-1", "name: caf\xe9\nsteps: []\n".encode("latin-1"), "not a UTF-8 text file"),
+    ("nul bytes", b"name: a\x00b\n", "NUL bytes"),
+    ("empty", b"", "expected a mapping"),
+    ("a list", b"- a\n- b\n", "expected a mapping"),
+    ("yaml syntax", b"name: [unclosed\nsteps: x\n", "not valid YAML"),
+    ("tab indentation", b"name: x\nsteps:\n\t- kind: centrifuge\n", "not valid YAML"),
+    ("duplicated key", b"name: a\nname: b\nsteps: []\n", "duplicated key 'name'"),
+    ("recursive anchor", b"name: x\nsteps: &s [*s]\n", "refers to itself"),
+    ("python object tag", b"name: !!python/object/apply:os.system ['true']\nsteps: []\n", "not valid YAML"),
+    ("no steps", b"name: x\nsteps: []\n", "the protocol has no steps"),
+    ("NaN speed", b"name: x\nsteps:\n  - {kind: centrifuge, rotor: SW 41 Ti, rcf: .nan, duration: 1 h, keep: supernatant}\n",
+     "steps[0].rcf"),
+    ("huge rcf", b"name: x\nsteps:\n  - {kind: centrifuge, rotor: SW 41 Ti, rcf: 1e300 g, duration: 1 h, keep: supernatant}\n",
+     "steps[0].rcf"),
+    ("inf duration", b"name: x\nsteps:\n  - {kind: centrifuge, rotor: SW 41 Ti, rcf: 1000 g, duration: inf h, keep: supernatant}\n",
+     "steps[0].duration"),
+    ("number as name", b"name: x\nsteps:\n  - {kind: centrifuge, rotor: 41, rcf: 1000 g, duration: 1 h, keep: supernatant}\n",
+     "steps[0].rotor"),
+]
+
+
+@pytest.mark.parametrize("content, words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_malformed_protocol_file(tmp_path, content, words):
+    path = tmp_path / "p.yaml"
+    path.write_bytes(content)
+    out = tmp_path / "out.h5"
+    r = CliRunner().invoke(app, ["run", str(path), "--sample", GOOD_SAMPLE, "-n", "10", "-o", str(out)])
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output and r.exception is None or isinstance(r.exception, SystemExit)
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}"), r.output
+    assert words in r.output, r.output
+    assert not out.exists()
+
+
+def test_directory_and_missing_files(tmp_path):
+    for target, words in ((tmp_path, "cannot read the file"), (tmp_path / "nope.yaml", "no such file")):
+        r = CliRunner().invoke(app, ["plan", str(target), "--sample", GOOD_SAMPLE])
+        assert r.exit_code == 2 and words in r.output, r.output
+
+
+def test_binary_sweep_file(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_bytes(b"\xff\xfe\x00binary")
+    r = CliRunner().invoke(app, ["sweep", str(path), "-o", str(tmp_path / "o.h5")])
+    assert r.exit_code == 2 and "not a UTF-8 text file" in r.output, r.output

@@ -193,8 +193,9 @@ def plan(
 
 @app.command()
 def run(
-    protocol: str = typer.Argument(..., help="protocol YAML file, or the name of a bundled protocol"),
-    sample: str = typer.Option(..., "--sample", "-s", help="sample YAML file, or the name of a bundled sample"),
+    protocol: Optional[str] = typer.Argument(None, help="protocol YAML file, or the name of a bundled protocol"),
+    sample: Optional[str] = typer.Option(None, "--sample", "-s",
+                                         help="sample YAML file, or the name of a bundled sample"),
     n: int = typer.Option(100_000, "-n", "--particles", help="simulation particles in all"),
     seed: int = typer.Option(0, "--seed", help="random seed, 0 to 4294967295"),
     backend: str = typer.Option("auto", "--backend", help="auto, cpu, cuda or cuda:N"),
@@ -204,12 +205,19 @@ def run(
     no_brownian: bool = typer.Option(False, "--no-brownian", help="switch Brownian motion off"),
     save_particles: bool = typer.Option(False, "--save-particles", help="write per-particle arrays too"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no table, no progress bar"),
+    replay: Optional[Path] = typer.Option(None, "--replay", help="rerun a results file's protocol, sample, particles "
+                                                                 "and seed, and report whether the numbers match"),
 ):
     """Simulate PROTOCOL on a sample: print recovery and purity, write an HDF5/netCDF results file."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from . import device as devices, engine, results
+    if replay is not None:
+        _replay(replay, backend)
+        return
     try:
+        if protocol is None or sample is None:
+            raise Fail("PROTOCOL and --sample: both are needed (or --replay RESULT.h5)")
         if n < 1:
             raise Fail(f"-n: must be a positive number of particles, got {n}")
         if not 0 <= seed <= engine.SEED_MAX:
@@ -265,6 +273,58 @@ def run(
         path = results.write(ds, out)
         if not quiet:
             console.print(f"results written to {path}", highlight=False)
+
+
+def _replay(path: Path, backend: str) -> None:
+    """Rerun a results file's run from the YAML texts it stores; exit 0 if fates and recovery match exactly,
+    1 otherwise (with the differences)."""
+    import tempfile
+
+    import numpy as np
+    import xarray as xr
+
+    from . import config, device as devices, engine, results
+    try:
+        if not path.is_file():
+            raise Fail(f"{path}: no such file")
+        try:
+            ds = xr.open_dataset(path, engine="h5netcdf")
+            ds.load()
+        except Exception as exc:
+            raise Fail(f"{path}: cannot read it as an exosim results file ({type(exc).__name__})") from None
+        if not ds.attrs.get("protocol_yaml") or not ds.attrs.get("sample_yaml"):
+            raise Fail(f"{path}: protocol_yaml: the file does not hold its configs (written by an older exosim, or "
+                       f"from configs built in Python)")
+        try:
+            dev = devices.from_name(backend if backend != "auto" else str(ds.attrs.get("backend", "cpu")))
+        except (ValueError, RuntimeError) as exc:
+            raise Fail(f"--backend: {exc}") from None
+        with tempfile.TemporaryDirectory() as tmp:
+            pp, sp = Path(tmp) / "protocol.yaml", Path(tmp) / "sample.yaml"
+            pp.write_text(str(ds.attrs["protocol_yaml"]))
+            sp.write_text(str(ds.attrs["sample_yaml"]))
+            prot, samp = config.load_protocol(pp), config.load_sample(sp)
+            max_step = float(ds.attrs.get("max_step", 0.0)) or None
+            sim = engine.run_protocol(prot, samp, n_particles=int(ds.attrs["n_particles"]), seed=int(ds.attrs["seed"]),
+                                      device=dev, max_step=max_step, brownian=bool(int(ds.attrs.get("brownian", 1))))
+    except ConfigError as exc:
+        _fail(str(exc))
+    except Fail as exc:
+        _fail(str(exc))
+    again = results.summarize(sim)
+    same_counts = np.array_equal(again["fate_count"], ds.fate_count.values)
+    same_rec = np.array_equal(again["recovery"], ds.recovery.values)
+    old = json.loads(ds.attrs.get("versions", "{}"))
+    now = results.library_versions()
+    changed = {k: (old.get(k), now.get(k)) for k in set(old) | set(now) if old.get(k) != now.get(k)}
+    if same_counts and same_rec:
+        _console().print(f"replay of {path}: identical fate counts and recovery ({int(ds.attrs['n_particles']):,} "
+                         f"particles, seed {ds.attrs['seed']})", highlight=False)
+        return
+    _console(stderr=True).print(f"replay of {path}: the numbers differ; largest recovery change "
+                                f"{np.nanmax(np.abs(again['recovery'] - ds.recovery.values)):.3g}; library versions "
+                                f"changed: {changed or 'none'}", markup=False, highlight=False)
+    raise typer.Exit(1)
 
 
 @app.command()

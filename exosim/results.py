@@ -264,9 +264,38 @@ def summarize(run: Run) -> Summary:
         max_step=float(settings["max_step"] or 0.0),
         brownian=int(bool(settings["brownian"])),
         temperature_K=float(protocol.temperature),
+        precision="float64",
+        versions=json.dumps(library_versions()),
+        protocol_yaml=_source_text(protocol),
+        sample_yaml=_source_text(sample),
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
     return ds
+
+
+def library_versions() -> dict:
+    """Versions of the libraries that decide the numbers (installed distributions; absent ones omitted)."""
+    from importlib import metadata
+
+    out = {}
+    for name in ("numpy", "numba", "numba-cuda", "cupy-cuda12x", "cupy-cuda13x", "llvmlite", "scipy", "xarray"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _source_text(model) -> str:
+    """The YAML text a validated protocol or sample was read from ('' when built in Python): what
+    ``exosim run --replay`` reruns."""
+    from .config import source_of
+
+    src = source_of(model)
+    try:
+        return Path(src).read_text() if src and not src.startswith("<") else ""
+    except OSError:
+        return ""
 
 
 PARTICLE_PREFIX = "particle_"

@@ -232,6 +232,7 @@ def run(
         n_pop = len(samp.populations)
         if n < n_pop:
             raise Fail(f"-n: needs at least one particle per population ({n_pop}), got {n}")
+
         try:
             dev = devices.from_name(backend)
         except (ValueError, RuntimeError) as exc:
@@ -247,6 +248,12 @@ def run(
 
     console = _console()
     err_console = _console(stderr=True)
+    per_pop = n // len(samp.populations)
+    if per_pop < 400:  # a sanity guard: say what the Monte Carlo error will be
+        err_console.print(f"warning: -n: {per_pop} simulation particles per population: a recovery near 50 % "
+                          f"carries a standard error of {50 / per_pop ** 0.5:.1f} points; use -n "
+                          f"{400 * len(samp.populations)} or more for 2.5 points or better", markup=False,
+                          highlight=False, soft_wrap=True)
     show = not quiet and err_console.is_terminal
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, disable=not show, transient=True) as bar:
@@ -270,7 +277,10 @@ def run(
         ds = summary.to_dataset()
         if save_particles:
             ds = ds.merge(results.particles_dataset(sim))
-        path = results.write(ds, out)
+        try:
+            path = results.write(ds, out)
+        except OSError as exc:  # a full disk, a folder that became unwritable: nothing half-written stays
+            _fail(f"{out}: cannot write the results ({exc.strerror or exc}); nothing was written")
         if not quiet:
             console.print(f"results written to {path}", highlight=False)
 
@@ -694,6 +704,53 @@ def optimize(
         results.write(ds, out)
         opt.pareto_figure(ds, objectives).savefig(out.with_suffix(".png"), dpi=150, bbox_inches="tight")
         _console().print(f"trials written to {out}, figure to {out.with_suffix('.png')}", highlight=False)
+
+
+@app.command()
+def validate(
+    files: list[Path] = typer.Argument(..., help="protocol, sample, membrane or sweep YAML files"),
+):
+    """Check config files without running anything: each is read and validated as what it holds (a protocol:
+    its steps; a sample: its populations; a membrane; a sweep: every point). One line per file; exit 2 if any
+    is wrong."""
+    from . import config
+    rotors_, media = config.load_rotors(), config.load_media()
+    bad = 0
+    for f in files:
+        try:
+            if not f.is_file():
+                raise ConfigError(str(f), "", "no such file" if not f.exists() else "not a file")
+            data = config._read_yaml(f)
+            if not isinstance(data, dict):
+                raise ConfigError(str(f), "(top level)", "expected a mapping of fields (key: value)")
+            if "vary" in data:
+                from . import sweep as sw
+                pts, _ = sw.points(data, config._read_yaml(config.resolve_path(data.get("protocol", ""), "protocols")),
+                                   config._read_yaml(config.resolve_path(data.get("sample", ""), "samples")))
+                for p in pts:
+                    sw.validate(p, str(f))
+                what = f"sweep of {len(pts)} points"
+            elif "steps" in data:
+                config.load_protocol(f, rotors_, media)
+                what = "protocol"
+            elif "populations" in data:
+                config.load_sample(f, media)
+                what = "sample"
+            elif data.get("kind") in ("track_etch", "polymeric"):
+                config.load_membrane_file(f)
+                what = "membrane"
+            else:
+                raise ConfigError(str(f), "(top level)", "not a protocol (steps), sample (populations), membrane "
+                                                         "(kind) or sweep (vary)")
+            _console().print(f"ok: {f}: {what}", highlight=False)
+        except ConfigError as exc:
+            bad += 1
+            _console(stderr=True).print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        except ValueError as exc:  # a sweep's points
+            bad += 1
+            _console(stderr=True).print(f"error: {f}: vary: {exc}", markup=False, highlight=False, soft_wrap=True)
+    if bad:
+        raise typer.Exit(2)
 
 
 @app.command()

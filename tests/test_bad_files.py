@@ -56,3 +56,23 @@ def test_binary_sweep_file(tmp_path):
     path.write_bytes(b"\xff\xfe\x00binary")
     r = CliRunner().invoke(app, ["sweep", str(path), "-o", str(tmp_path / "o.h5")])
     assert r.exit_code == 2 and "not a UTF-8 text file" in r.output, r.output
+
+
+def test_validate_checks_files_without_running(tmp_path):
+    good = ["configs/protocols/duc_standard.yaml", "configs/samples/msc_conditioned_medium.yaml",
+            "configs/membranes/pcte_100nm.yaml", "configs/sweeps/duc_spin.yaml"]
+    from exosim.config import CONFIG_ROOT
+    paths = [str(CONFIG_ROOT.joinpath(*g.split("/")[1:])) for g in good]
+    r = CliRunner().invoke(app, ["validate", *paths])
+    assert r.exit_code == 0, r.output
+    assert r.output.count("ok: ") == 4 and "sweep of 12 points" in r.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"name: x\nsteps:\n  - {kind: centrifuge, rotor: SW 41 Ti, rcf: 1e9 g, duration: 1 h, keep: supernatant}\n")
+    r = CliRunner().invoke(app, ["validate", paths[0], str(bad)])
+    assert r.exit_code == 2 and "ok: " in r.output and f"error: {bad}: steps[0].rcf" in r.output, r.output
+
+
+def test_few_particles_per_population_warn():
+    r = CliRunner().invoke(app, ["run", "duc_standard", "--sample", GOOD_SAMPLE, "-n", "80", "--backend", "cpu",
+                                 "-q"])
+    assert r.exit_code == 0 and "warning: -n: 10 simulation particles per population" in r.output, r.output

@@ -73,3 +73,42 @@ def test_weights_of_all_places_add_up_to_the_input(protocol, seed):
     # the step recoveries chain to the overall recovery
     chained = np.prod(np.nan_to_num(ds.step_recovery.values, nan=0.0), axis=0)
     np.testing.assert_allclose(chained, ds.recovery.values, rtol=1e-9, atol=1e-12)
+
+
+@st.composite
+def gradient_protocols(draw):
+    """A spin, then a random gradient (medium, layers, load, rotor) and its fractionation, sometimes a filter."""
+    medium = draw(st.sampled_from(["iodixanol", "sucrose"]))
+    rotor = draw(st.sampled_from(["SW 41 Ti", "TLA-100.3"]))
+    tube = ROTORS[rotor].tube_volume * 1e6
+    n_layers = draw(st.integers(1, 3))
+    concs = sorted((draw(st.integers(5, 40)) for _ in range(n_layers)), reverse=True)
+    layer_ml = tube * 0.8 / n_layers
+    steps = [{"kind": "centrifuge", "rotor": "SW 41 Ti", "rcf": "2000 g", "duration": "10 min", "keep": "supernatant"},
+             {"kind": "gradient", "rotor": rotor, "medium": medium, "rcf": f"{draw(st.integers(20, 100))}000 g",
+              "duration": f"{draw(st.floats(0.2, 4)):.2f} h",
+              "layers": [{"conc": f"{c} %", "volume": f"{layer_ml:.3f} mL"} for c in concs],
+              "load": draw(st.sampled_from(["top", "bottom", "mixed"]))},
+             {"kind": "fractionate", "fractions": draw(st.integers(2, 12)),
+              "collect": draw(st.sampled_from(["top", "bottom"])), "keep": {"fractions": [1, 2]}}]
+    if draw(st.booleans()):
+        steps.append({"kind": "filter", "membrane": "PCTE 200 nm", "area": "4.9 cm**2", "pressure": "0.2 bar",
+                      "hold_up": "0.05 mL", "batches": 16})
+    return Protocol.model_validate({"name": "random gradient", "steps": steps},
+                                   context={"rotors": ROTORS, "media": MEDIA, "membranes": MEMBRANES})
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(protocol=gradient_protocols(), seed=st.integers(0, 2 ** 32 - 1))
+def test_gradient_protocols_conserve_every_particle(protocol, seed):
+    try:
+        plan_protocol(protocol, SAMPLE)
+    except ConfigError:
+        reject()
+    ds = simulate(protocol, SAMPLE, n_particles=200, seed=seed, device=CPU())
+    total = ds.fate_count.sum("place")
+    np.testing.assert_allclose(total.values, np.broadcast_to(ds.input_count.values, total.shape), rtol=1e-12)
+    assert np.all(ds.fate_count.values >= 0) and np.all((ds.recovery.values >= 0) & (ds.recovery.values <= 1))
+    # a fractionation books every particle of the tube in a fraction or the pellet
+    frac = ds.fraction_count.sum("fraction") + ds.pellet_count
+    assert np.all(frac.values <= ds.input_count.values * (1 + 1e-12))

@@ -295,3 +295,12 @@ def test_layers_listed_top_down_are_warned_about(tmp_path, sample):
     assert len(grad.warnings) == 1 and "layers[1]" in grad.warnings[0] and "bottom up" in grad.warnings[0]
     good = plan_protocol(protocol(tmp_path), sample)[0]
     assert good.warnings == ()
+
+
+def test_fractions_thinner_than_the_medium_resolution_warn(tmp_path, sample):
+    """200 fractions of an SW 41 Ti tube are 0.4 mm each, the medium table's cell: a warning with the numbers."""
+    thin = plan_protocol(protocol(tmp_path, keep="{fractions: [1]}").model_copy(
+        update={"steps": [protocol(tmp_path).steps[0], protocol(tmp_path).steps[1].model_copy(
+            update={"fractions": 200})]}), sample)[1]
+    assert thin.warnings and "less than two cells" in thin.warnings[0]
+    assert not plan_protocol(protocol(tmp_path), sample)[1].warnings

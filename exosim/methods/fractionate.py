@@ -38,6 +38,7 @@ class FractionPlan:
     process_time: float = 0.0  # collection time is not modelled [s]
     rotor: object = None       # no rotor runs in this step
     runs: int = 0
+    warnings: tuple = ()
     duration: float = 0.0
     rcf_avg: float = 0.0
     rpm: float = 0.0
@@ -117,10 +118,17 @@ def plan_step(index: int, step, volume: float, medium, previous, ctx) -> Fractio
     medium_out = Mixture(base, previous.medium, float(kept_w))
     label = step.name or (f"fractionate {step.fractions} from the {step.collect}, keep "
                           + (", ".join(str(i + 1) for i in np.nonzero(kept)[0])))
+    warnings = []
+    cell = float(previous.grid[1] - previous.grid[0])
+    thinnest = float(np.min(np.abs(np.diff(edges))))
+    if thinnest < 2 * cell:  # a sanity guard: the medium is resolved on its table's cells
+        warnings.append(f"{ctx.source}: {where}.fractions: the thinnest of {step.fractions} fractions spans "
+                        f"{thinnest * 1e3:.2g} mm of the tube, less than two cells ({2 * cell * 1e3:.2g} mm) of the "
+                        f"gradient's medium table: fraction densities and band edges are smeared at that scale")
     return FractionPlan(index=index, label=label, kind=step.kind, edges=edges, kept=kept,
                         fraction_volume=fraction_volume, fraction_density=rho, fraction_mass_fraction=w,
                         tubes=previous.tubes, volume_in=volume, volume_out=volume_out, medium_out=medium_out,
-                        medium=previous.medium, liquid_per_tube=previous.liquid_per_tube)
+                        medium=previous.medium, liquid_per_tube=previous.liquid_per_tube, warnings=tuple(warnings))
 
 
 def run_step(plan: FractionPlan, particles, device, **_) -> dict:

@@ -36,6 +36,26 @@ class Fail(Exception):
     """A user error already phrased as one line."""
 
 
+def _progress(console, show: bool | None = None):
+    """A rich progress bar on ``console`` (shown on a terminal unless ``show`` says otherwise)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, disable=not (console.is_terminal if show is None else show), transient=True)
+
+
+def _device(backend: str, n: int, sample):
+    """The device named by ``--backend``, after checking that ``-n`` gives every population a particle; Fail
+    otherwise."""
+    from . import device as devices
+    n_pop = len(sample.populations)
+    if n < n_pop:
+        raise Fail(f"-n: needs at least one particle per population ({n_pop}), got {n}")
+    try:
+        return devices.from_name(backend)
+    except (ValueError, RuntimeError) as exc:
+        raise Fail(f"--backend: {exc}") from None
+
+
 def _fail(message: str) -> None:
     _console(stderr=True).print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(2)
@@ -209,7 +229,6 @@ def run(
                                                                  "and seed, and report whether the numbers match"),
 ):
     """Simulate PROTOCOL on a sample: print recovery and purity, write an HDF5/netCDF results file."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from . import device as devices, engine, results
     if replay is not None:
@@ -229,14 +248,7 @@ def run(
         if threads is not None and not 1 <= threads <= (os.cpu_count() or 1):
             raise Fail(f"--threads: must be from 1 to {os.cpu_count()}, got {threads}")
         prot, samp, plans = _load(protocol, sample)
-        n_pop = len(samp.populations)
-        if n < n_pop:
-            raise Fail(f"-n: needs at least one particle per population ({n_pop}), got {n}")
-
-        try:
-            dev = devices.from_name(backend)
-        except (ValueError, RuntimeError) as exc:
-            raise Fail(f"--backend: {exc}") from None
+        dev = _device(backend, n, samp)
         if threads is not None:
             if dev.backend != "cpu":
                 raise Fail("--threads: applies to the CPU backend only")
@@ -255,8 +267,7 @@ def run(
                           f"{400 * len(samp.populations)} or more for 2.5 points or better", markup=False,
                           highlight=False, soft_wrap=True)
     show = not quiet and err_console.is_terminal
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, disable=not show, transient=True) as bar:
+    with _progress(err_console, show) as bar:
         total = n * sum(1 for p in plans if p.kind != "fractionate")  # a fractionation runs no kernel
         task = bar.add_task(f"simulating on {dev.backend}", total=total)
         sim = engine.run_protocol(prot, samp, n_particles=n, seed=seed, device=dev, max_step=max_step,
@@ -350,10 +361,9 @@ def crosscheck(
 ):
     """Recovery of every population by two independent solvers: the Monte Carlo, and the Lamm equation (a PDE of
     concentrations, docs/physics.md). Swinging-bucket centrifuge and wash steps only."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from . import device as devices, engine, pde, results
+    from . import engine, pde, results
     try:
         if n < 1:
             raise Fail(f"-n: must be a positive number of particles, got {n}")
@@ -364,16 +374,11 @@ def crosscheck(
             if value < low:
                 raise Fail(f"{name}: must be at least {low}, got {value}")
         prot, samp, plans = _load(protocol, sample)
-        if n < len(samp.populations):
-            raise Fail(f"-n: needs at least one particle per population ({len(samp.populations)}), got {n}")
         try:
             pde.check_covered(plans)
         except pde.NotCovered as exc:
             raise Fail(f"{protocol}: {exc}") from None
-        try:
-            dev = devices.from_name(backend)
-        except (ValueError, RuntimeError) as exc:
-            raise Fail(f"--backend: {exc}") from None
+        dev = _device(backend, n, samp)
     except ConfigError as exc:
         _fail(str(exc))
     except Fail as exc:
@@ -381,8 +386,7 @@ def crosscheck(
     err_console = _console(stderr=True)
     n_classes = sum((1 if p.diameter.kind == pde.CONSTANT else classes)
                     * (1 if p.density.kind == pde.CONSTANT else density_classes) for p in samp.populations)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, disable=not err_console.is_terminal, transient=True) as bar:
+    with _progress(err_console) as bar:
         task = bar.add_task(f"Monte Carlo on {dev.backend}", total=n * len(plans))
         sim = engine.run_protocol(prot, samp, n_particles=n, seed=seed, device=dev,
                                   progress=lambda step, k: bar.advance(task, k), plans=plans, pellet_damage=False)
@@ -420,9 +424,7 @@ def compare(
 ):
     """Run several protocols on the same sample and print the table method reviews use: recovery, purity, what
     comes along, damage, time, throughput and equipment, one column per protocol."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from . import compare as cmp, config, device as devices, engine, results
+    from . import compare as cmp, config, engine, results
     from .methods import plan_protocol
     try:
         names = list(protocols or [])
@@ -448,19 +450,13 @@ def compare(
             for p in plans_:
                 for line in getattr(p, "warnings", ()):
                     _console(stderr=True).print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
-        if n < len(samp.populations):
-            raise Fail(f"-n: needs at least one particle per population ({len(samp.populations)}), got {n}")
-        try:
-            dev = devices.from_name(backend)
-        except (ValueError, RuntimeError) as exc:
-            raise Fail(f"--backend: {exc}") from None
+        dev = _device(backend, n, samp)
     except ConfigError as exc:
         _fail(str(exc))
     except Fail as exc:
         _fail(str(exc))
     err_console = _console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, disable=not err_console.is_terminal, transient=True) as bar:
+    with _progress(err_console) as bar:
         total = n * sum(sum(1 for s in p.steps if s.kind != "fractionate") for p in prots)
         task = bar.add_task(f"{len(prots)} protocols on {dev.backend}", total=total)
         ds = cmp.compare(prots, samp, n_particles=n, seed=seed, device=dev, progress=lambda k: bar.advance(task, k),
@@ -483,7 +479,6 @@ def sweep(
 ):
     """Run every point of a parameter sweep on dask workers (resuming an interrupted sweep) and write one
     Dataset with the swept parameters as dimensions."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from . import sweep as sw
     try:
@@ -504,8 +499,7 @@ def sweep(
         err_console.print(f"sweep: {done[0]} points finished", markup=False, highlight=False)
 
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err_console, disable=not err_console.is_terminal, transient=True) as bar:
+        with _progress(err_console) as bar:
             task = bar.add_task("sweep points", total=None)
             ds, failures, computed = sw.run(
                 sweep_file, out, scheduler=scheduler, workers=workers, device=device,
@@ -663,7 +657,6 @@ def optimize(
     from distributed import Client
     from rich.table import Table
     err_console = _console(stderr=True)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     clu = sw.cluster(scheduler, workers)
     if scheduler in ("slurm", "pbs"):
         clu.scale(workers)
@@ -671,8 +664,7 @@ def optimize(
         client = Client(clu, timeout="10s") if isinstance(clu, str) else Client(clu)
     except OSError as exc:
         _fail(f"--scheduler: cannot reach {scheduler} ({exc})")
-    with client, Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=err_console, disable=not err_console.is_terminal, transient=True) as bar:
+    with client, _progress(err_console) as bar:
         task = bar.add_task("trials", total=trials)
         records, best = opt.optimize(base_p, base_s, spaces, objectives, constraints, trials=trials, particles=n,
                                      seed=seed, client=client, source=protocol, batch=workers, repeats=repeats,

@@ -24,6 +24,7 @@ number of workers.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import itertools
 import json
@@ -186,19 +187,24 @@ def points(sweep: dict, base_protocol: dict, base_sample: dict) -> tuple[list[Po
     return out, layout
 
 
+@functools.lru_cache(maxsize=1)
+def _catalogs():
+    """The bundled rotor, media and membrane catalogs, read once per process (a sweep validates every point)."""
+    from . import config
+    return config.load_rotors(), config.load_media(), config.load_membranes()
+
+
 def membrane_catalog(point: Point) -> dict:
     """The membrane catalog of a point: the bundled one with the point's changed fields (validated)."""
     from . import config
 
-    import yaml
-
-    catalog = config.load_membranes()
+    catalog = dict(_catalogs()[2])
     if not point.membranes:
         return catalog
     raw = {}
     for f in config.CONFIG_ROOT.joinpath("membranes").iterdir():
         if f.name.endswith(".yaml"):
-            data = yaml.safe_load(f.read_text())
+            data = config._read_yaml(f)
             raw[data.get("name")] = (f.name, data)
     for name, fields in point.membranes.items():
         if name not in raw:
@@ -214,7 +220,7 @@ def validate(point: Point, source: str):
     from . import config
     from .methods import plan_protocol
 
-    rotors, media = config.load_rotors(), config.load_media()
+    rotors, media, _ = _catalogs()
     at = ", ".join(f"{k} = {v}" for k, v in point.coords.items())
     try:
         try:

@@ -23,6 +23,18 @@ def write(tmp_path, data, name="s.yaml"):
     return path
 
 
+def serial(data, path, folder):
+    """The sweep ``data`` computed point by point in this process, on the CPU, into ``folder``: the reference of
+    an uninterrupted run."""
+    base_p = yaml.safe_load(config.resolve_path(data["protocol"], "protocols").read_text())
+    base_s = yaml.safe_load(config.resolve_path(data["sample"], "samples").read_text())
+    pts, layout = sw.points(data, base_p, base_s)
+    folder.mkdir()
+    for p in pts:
+        sw.run_point(p, str(folder), str(path), "cpu")
+    return sw.gather(pts, layout, folder, data["name"])
+
+
 @pytest.fixture(scope="module")
 def done(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sweep")
@@ -76,14 +88,7 @@ def test_a_killed_sweep_resumes_and_gives_the_same_dataset(done, tmp_path):
     ds, failures, computed = sw.run(path, out, workers=2)
     assert computed == 4 - stored and not failures
     # uninterrupted: every point computed in this process, into a fresh store
-    base_p = yaml.safe_load(config.resolve_path("duc_standard", "protocols").read_text())
-    base_s = yaml.safe_load(config.resolve_path("msc_conditioned_medium", "samples").read_text())
-    pts, layout = sw.points(data, base_p, base_s)
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-    for p in pts:
-        sw.run_point(p, str(fresh), str(path))
-    uninterrupted = sw.gather(pts, layout, fresh, "tiny")
+    uninterrupted = serial(data, path, tmp_path / "fresh")
     xr.testing.assert_identical(ds.drop_attrs(), uninterrupted.drop_attrs())
     assert full.sizes == ds.sizes
 
@@ -146,14 +151,7 @@ def test_gpu_workers_give_the_cpu_numbers(tmp_path):
     path = write(tmp_path, data)
     ds, failures, computed = sw.run(path, out, device="gpu")
     assert computed == 2 and not failures
-    base_p = yaml.safe_load(config.resolve_path("duc_standard", "protocols").read_text())
-    base_s = yaml.safe_load(config.resolve_path("msc_conditioned_medium", "samples").read_text())
-    pts, layout = sw.points(data, base_p, base_s)
-    fresh = tmp_path / "cpu"
-    fresh.mkdir()
-    for p in pts:
-        sw.run_point(p, str(fresh), str(path), "cpu")
-    cpu = sw.gather(pts, layout, fresh, "tiny")
+    cpu = serial(data, path, tmp_path / "cpu")
     np.testing.assert_array_equal(ds.recovery.values, cpu.recovery.values)
 
 

@@ -25,6 +25,22 @@ def method(kind: str):
     return import_module(f"{__name__}.{METHODS[kind]}")
 
 
+class RunsNoRotor:
+    """What the steps table reads from a plan of a step that runs no rotor (filtration, fractionation): one
+    "tube" (the whole material), no rotor runs, no speed. Class attributes: a plan's own fields override them."""
+
+    tubes = 1
+    runs = 0
+    rotor = None
+    duration = 0.0
+    rcf_avg = 0.0
+    rpm = 0.0
+
+    @property
+    def liquid_per_tube(self) -> float:
+        return self.volume_in
+
+
 @dataclass
 class PlanContext:
     """What planning a step may consult: catalogs, the protocol's temperature [K] and the file it came from."""

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from .. import fates, units
 from ..errors import ConfigError
 from ..kernels import layout as K
+from . import RunsNoRotor
 
 MAX_PORES = 1 << 16
 MIN_PORES = 64
@@ -44,7 +45,7 @@ CAKE_PECLET = 1.0
 
 
 @dataclass(frozen=True)
-class FilterPlan:
+class FilterPlan(RunsNoRotor):
     """Everything about a filtration step that does not depend on the particles. SI units."""
 
     index: int
@@ -73,16 +74,6 @@ class FilterPlan:
     process_time: float         # estimate on the clean membrane [s]; the run reports the real one
     temperature: float = 277.15
     warnings: tuple = ()
-    tubes: int = 1
-    runs: int = 0
-    rotor: object = None
-    duration: float = 0.0
-    rcf_avg: float = 0.0
-    rpm: float = 0.0
-
-    @property
-    def liquid_per_tube(self) -> float:
-        return self.volume_in
 
 
 def plan_step(index: int, step, volume: float, medium, previous, ctx) -> FilterPlan:

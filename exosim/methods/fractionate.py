@@ -15,10 +15,11 @@ import numpy as np
 
 from .. import fates
 from ..errors import ConfigError
+from . import RunsNoRotor
 
 
 @dataclass(frozen=True)
-class FractionPlan:
+class FractionPlan(RunsNoRotor):
     """What a fractionation does that does not depend on the particles. SI units."""
 
     index: int
@@ -29,19 +30,14 @@ class FractionPlan:
     fraction_volume: float     # per tube [m^3]
     fraction_density: np.ndarray  # medium density [kg/m^3] of each fraction at the end of the spin
     fraction_mass_fraction: np.ndarray  # solute mass fraction [1] of each fraction
-    tubes: int
     volume_in: float           # [m^3]
     volume_out: float          # [m^3]: kept fractions of every tube
     medium_out: object         # the medium of the kept material (a mixture of the kept fractions)
     medium: object = None      # the gradient medium
+    tubes: int = 1             # the gradient's tubes, each fractionated
     liquid_per_tube: float = 0.0  # [m^3]
     process_time: float = 0.0  # collection time is not modelled [s]
-    rotor: object = None       # no rotor runs in this step
-    runs: int = 0
     warnings: tuple = ()
-    duration: float = 0.0
-    rcf_avg: float = 0.0
-    rpm: float = 0.0
 
 
 def fraction_edges(r_meniscus: float, r_bottom: float, n: int, from_top: bool = True,

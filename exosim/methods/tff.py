@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from .. import fates, units
 from ..errors import ConfigError
 from ..kernels import layout as K
+from . import RunsNoRotor
 
 PORE_NODES = 32    # quadrature nodes over the truncated lognormal pore sizes
 LEVEQUE = 0.807   # k = 0.807 (gamma_w D^2 / L)^(1/3): Leveque's Sh = 1.62 (Re Sc d / L)^(1/3) with gamma_w = 8 u / d
 
 
 @dataclass(frozen=True)
-class TffPlan:
+class TffPlan(RunsNoRotor):
     """Everything about a TFF step that does not depend on the particles. SI units."""
 
     index: int
@@ -52,16 +53,6 @@ class TffPlan:
     process_time: float
     temperature: float = 277.15
     warnings: tuple = ()
-    tubes: int = 1
-    runs: int = 0
-    rotor: object = None
-    duration: float = 0.0
-    rcf_avg: float = 0.0
-    rpm: float = 0.0
-
-    @property
-    def liquid_per_tube(self) -> float:
-        return self.volume_in
 
     @property
     def exposure(self) -> float:

@@ -127,11 +127,6 @@ def sample_pore_radii(membrane, n: int, rng: np.random.Generator) -> np.ndarray:
     return median_pore_radius(membrane) * np.exp(math.log(membrane.pore_gsd) * z)
 
 
-def pore_flow(radius, pressure: float, viscosity: float, length: float):
-    """Hagen-Poiseuille flow [m^3/s] through pores of ``radius`` [m] under ``pressure`` [Pa]."""
-    return math.pi * np.asarray(radius) ** 4 * pressure / (8.0 * viscosity * length)
-
-
 def cake_resistance(volume, diameter, area: float, porosity: float = CAKE_POROSITY):
     """Kozeny-Carman resistance [1/m] added by a volume [m^3] of spheres of ``diameter`` [m] over ``area`` [m^2]."""
     return KOZENY * (1.0 - porosity) * np.asarray(volume) / (porosity ** 3 * np.asarray(diameter) ** 2 * area)

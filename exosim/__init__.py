@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "simulate": "api",
     "load_protocol": "config", "load_sample": "config", "load_rotors": "config",
-    "CPU": "device", "GPU": "device", "auto_select": "device",
+    "CPU": "device", "GPU": "device", "Group": "device", "auto_select": "device",
     "ConfigError": "errors",
 }
 

@@ -14,17 +14,20 @@ if TYPE_CHECKING:
 
 def simulate(protocol: Protocol, sample: Sample, n_particles: int = 100_000, seed: int = 0, device=None,
              max_step: float | None = None, brownian: bool = True, chunk: int = 1 << 20, progress=None,
-             keep_particles: bool = False) -> xr.Dataset:
+             keep_particles: bool = False, batch: int | None = None) -> xr.Dataset:
     """Simulate ``protocol`` on ``sample`` and return the results Dataset.
 
     Args:
         protocol, sample: from ``load_protocol`` / ``load_sample``.
         n_particles: simulation particles in all (split equally over the populations).
         seed: 0 .. 2**32 - 1; the same seed gives the same fates on every device and any ``chunk``.
-        device: ``exosim.CPU()``, ``exosim.GPU(id)``; default ``auto_select()``.
+        device: ``exosim.CPU()``, ``exosim.GPU(id)``, or ``exosim.Group(GPU(0), GPU(1))`` (devices that take
+            batches of particles at once); default ``auto_select()``.
         max_step: longest integration step [s]; default: one step per constant-speed phase (exact integrator).
         brownian: False switches Brownian motion off (deterministic sedimentation).
         chunk: particles per kernel launch.
+        batch: most particles held on a device at once (default ``engine.DEFAULT_BATCH``); more go through in
+            batches, with the same fates (not for protocols with dead-end filtration, which couple particles).
         progress: callable(step_index, particles_done) called after every chunk.
         keep_particles: also return per-particle arrays (dimension ``particle``: ``particle_diameter``,
             ``particle_density``, ``particle_population``, ``particle_fate``, ``particle_fate_step``); a results
@@ -32,7 +35,7 @@ def simulate(protocol: Protocol, sample: Sample, n_particles: int = 100_000, see
     """
     device = device or auto_select()
     run = run_protocol(protocol, sample, n_particles=n_particles, seed=seed, device=device, max_step=max_step,
-                       brownian=brownian, chunk=chunk, progress=progress)
+                       brownian=brownian, chunk=chunk, progress=progress, batch=batch)
     ds = to_dataset(run)
     if keep_particles:
         ds = ds.merge(particles_dataset(run))

@@ -56,6 +56,21 @@ def _device(backend: str, n: int, sample):
         raise Fail(f"--backend: {exc}") from None
 
 
+def _batch(max_memory: str | None) -> int | None:
+    """Particles per batch that ``--max-memory`` allows (None: the engine's default); Fail when it holds none."""
+    if max_memory is None:
+        return None
+    from . import engine, units
+    try:
+        limit = units.parse_memory(max_memory)
+    except ValueError as exc:
+        raise Fail(f"--max-memory: {exc}") from None
+    batch = int(limit // engine.BYTES_PER_PARTICLE)
+    if batch < 1:
+        raise Fail(f"--max-memory: {max_memory} holds no particle ({engine.BYTES_PER_PARTICLE} bytes each)")
+    return batch
+
+
 def _fail(message: str) -> None:
     _console(stderr=True).print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(2)
@@ -218,8 +233,10 @@ def run(
                                          help="sample YAML file, or the name of a bundled sample"),
     n: int = typer.Option(100_000, "-n", "--particles", help="simulation particles in all"),
     seed: int = typer.Option(0, "--seed", help="random seed, 0 to 4294967295"),
-    backend: str = typer.Option("auto", "--backend", help="auto, cpu, cuda or cuda:N"),
+    backend: str = typer.Option("auto", "--backend", help="auto, cpu, cuda, cuda:N, cuda:all or cuda:0,1"),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: all cores)"),
+    max_memory: Optional[str] = typer.Option(None, "--max-memory", help="most memory the particles may take on a "
+                                             "device ('8 GiB'); more particles go through in batches"),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="results file (.h5); default: none written"),
     max_step: Optional[float] = typer.Option(None, "--max-step", help="longest integration step, in seconds (default: one exact step per phase)"),
     no_brownian: bool = typer.Option(False, "--no-brownian", help="switch Brownian motion off"),
@@ -247,12 +264,20 @@ def run(
             _check_writable(out)
         if threads is not None and not 1 <= threads <= (os.cpu_count() or 1):
             raise Fail(f"--threads: must be from 1 to {os.cpu_count()}, got {threads}")
+        batch = _batch(max_memory)
         prot, samp, plans = _load(protocol, sample)
         dev = _device(backend, n, samp)
         if threads is not None:
             if dev.backend != "cpu":
                 raise Fail("--threads: applies to the CPU backend only")
             dev = devices.CPU(threads=threads)
+        try:
+            size, _ = engine.batching(plans, n, dev, batch)
+        except ValueError as exc:
+            raise Fail(f"--max-memory: {max_memory} holds {batch:,} particles, but {exc}") from None
+        if save_particles and size < n:
+            raise Fail(f"--save-particles: {n:,} particles go through in batches of {size:,} and only aggregates "
+                       f"are kept; raise --max-memory, use one device or lower -n")
     except ConfigError as exc:
         _fail(str(exc))
     except Fail as exc:
@@ -272,7 +297,7 @@ def run(
         task = bar.add_task(f"simulating on {dev.backend}", total=total)
         sim = engine.run_protocol(prot, samp, n_particles=n, seed=seed, device=dev, max_step=max_step,
                                   brownian=not no_brownian, progress=lambda step, k: bar.advance(task, k),
-                                  plans=plans)
+                                  plans=plans, batch=batch)
     summary = results.summarize(sim)
     for record in sim.steps:
         for line in record.extra.get("warnings", ()):

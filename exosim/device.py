@@ -3,6 +3,8 @@
 - ``CPU(threads=None)``: numba.njit kernels, parallel over particles, numpy arrays.
 - ``GPU(id=0)``: numba.cuda kernels on CuPy arrays (numpy arrays under the CUDA simulator).
 - ``auto_select()``: ``GPU(0)`` when a real CUDA GPU is usable, else ``CPU()``.
+- ``Group(GPU(0), GPU(1), ...)``: several devices that take batches of particles at once (``cuda:all``,
+  ``cuda:0,1``); fates identical to one device (exosim.engine, "Streaming").
 
 numba's CUDA target (through :mod:`exosim.kernels._cuda`) is imported only when a GPU is asked for or
 ``auto_select`` looks for one: a CPU run never pays for it.
@@ -124,6 +126,29 @@ class GPU:
         gpu.launch(kernel, n, *args)
 
 
+@dataclass(frozen=True)
+class Group:
+    """Several devices that share a run: the engine gives each one batches of particles in turn, in a thread of
+    its own. Only aggregates come back, so the fates do not depend on how many devices there are."""
+
+    members: tuple
+
+    def __init__(self, *members):
+        if not members:
+            raise ValueError("a device group needs at least one device")
+        object.__setattr__(self, "members", tuple(members))
+
+    @property
+    def backend(self) -> str:
+        return self.members[0].backend
+
+    def describe(self) -> str:
+        return f"{len(self.members)} devices: " + "; ".join(m.describe() for m in self.members)
+
+    def activate(self):
+        return self.members[0].activate()
+
+
 def gpu_count() -> int:
     """Number of usable CUDA GPUs (1 under the CUDA simulator; 0 without CUDA)."""
     if not _cuda().available():
@@ -149,13 +174,28 @@ def auto_select():
 
 
 def from_name(name: str):
-    """Device from a command-line name: 'auto', 'cpu', 'cuda' or 'cuda:N'."""
+    """Device from a command-line name: 'auto', 'cpu', 'cuda', 'cuda:N', 'cuda:all' (every GPU, a Group) or a
+    list 'cuda:0,2'."""
     name = name.strip().lower()
     if name == "auto":
         return auto_select()
     if name == "cpu":
         return CPU()
-    if name == "cuda" or name.startswith("cuda:") or name == "gpu":
-        idx = int(name.split(":", 1)[1]) if ":" in name else 0
-        return GPU(idx)
-    raise ValueError(f"unknown backend {name!r}; use auto, cpu, cuda or cuda:N")
+    if name in ("cuda", "gpu"):
+        return GPU(0)
+    if name.startswith("cuda:"):
+        spec = name.split(":", 1)[1]
+        if spec == "all":
+            n = gpu_count()
+            if n == 0:
+                raise RuntimeError(f"cannot use cuda:all: {_cuda().why_unavailable()}")
+            ids = list(range(n))
+        else:
+            try:
+                ids = [int(x) for x in spec.split(",")]
+            except ValueError:
+                raise ValueError(f"unknown backend {name!r}; use cuda:N, cuda:all or a list cuda:0,1") from None
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"backend {name!r} names a GPU twice")
+        return GPU(ids[0]) if len(ids) == 1 else Group(*(GPU(i) for i in ids))
+    raise ValueError(f"unknown backend {name!r}; use auto, cpu, cuda, cuda:N, cuda:all or cuda:0,1")

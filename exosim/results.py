@@ -110,8 +110,8 @@ def fraction_summary(run: Run, protein_ug: np.ndarray) -> Summary | None:
     plan, spin = rec.plan, run.steps[i - 1].plan
     from .methods.fractionate import SIZE_BINS
 
-    n_sim = run.particles.n_sim.astype(float)
-    weight = run.particles.weight
+    n_sim = run.n_sim.astype(float)
+    weight = run.weight
     sim = rec.extra["fraction_counts"].astype(float)            # (fraction, population)
     p = sim / n_sim
     counts = sim * weight
@@ -188,8 +188,8 @@ def summarize(run: Run) -> Summary:
     fractionation), as numpy arrays."""
     sample, protocol = run.sample, run.protocol
     pops = sample.populations
-    n_sim = run.particles.n_sim.astype(float)
-    weight = run.particles.weight
+    n_sim = run.n_sim.astype(float)
+    weight = run.weight
     input_count = n_sim * weight
     counts = np.stack([s.counts for s in run.steps]).astype(float)  # (step, place, population)
     product_sim = counts[-1, PRODUCT]
@@ -233,7 +233,7 @@ def summarize(run: Run) -> Summary:
             "product_volume": _var((), volumes_out[-1], "m3", "volume of the product"),
             "process_time": _var((), sum(times), "s", "process time: centrifuge runs with their ramps, "
                                                       "filtrations"),
-            "n_sim": _var("population", run.particles.n_sim, "1", "simulation particles per population"),
+            "n_sim": _var("population", run.n_sim, "1", "simulation particles per population"),
             "weight": _var("population", weight, "1", "real particles per simulation particle"),
             "is_target": _var("population", target.astype(np.int8), "1", "1 for target populations"),
             "is_countable": _var("population", countable.astype(np.int8), "1",
@@ -261,6 +261,8 @@ def summarize(run: Run) -> Summary:
         backend=run.device.backend,
         device=run.device.describe(),
         n_particles=int(settings["n_particles"]),
+        batches=int(settings.get("batches", 1)),
+        devices=int(settings.get("devices", 1)),
         max_step=float(settings["max_step"] or 0.0),
         brownian=int(bool(settings["brownian"])),
         temperature_K=float(protocol.temperature),
@@ -305,6 +307,9 @@ def particles_dataset(run: Run) -> xr.Dataset:
     """Per-particle arrays along the dimension ``particle`` (variables named ``particle_*``)."""
     import xarray as xr
     p, dev = run.particles, run.device
+    if p is None:
+        raise ValueError(f"per-particle arrays are not kept by a run in {run.settings['batches']} batches; "
+                         f"raise the memory limit or lower the particle count to keep them")
     places = ", ".join(f"{i}={name}" for i, name in enumerate(PLACES))
     return xr.Dataset({
         "particle_diameter": _var("particle", dev.to_host(p.diameter), "m", "particle diameter"),

@@ -255,6 +255,21 @@ def example(kind: str) -> str:
             "rate": "'4000 /s'"}[kind]
 
 
+_MEMORY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKMGT]i?)?B\s*$")
+_MEMORY_PREFIX = {None: 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2 ** 10, "Mi": 2 ** 20,
+                  "Gi": 2 ** 30, "Ti": 2 ** 40}
+
+
+def parse_memory(value: str) -> float:
+    """Bytes in an amount of memory such as '8 GiB', '500 MB' or '4e9 B' (decimal kB, MB, GB, TB and binary KiB,
+    MiB, GiB, TiB). pint counts information as dimensionless, so it cannot tell '8 GiB' from '8 %': a pattern
+    instead. ValueError when ``value`` is not one."""
+    m = _MEMORY.match(str(value))
+    if m is None or (m.group(2) or "").lower() == "ki" and m.group(2) != "Ki":
+        raise ValueError(f"expected an amount of memory (such as '8 GiB' or '500 MB'), got {value!r}")
+    return float(m.group(1)) * _MEMORY_PREFIX[m.group(2)]
+
+
 _RCF = re.compile(r"^\s*([0-9][0-9,]*\.?[0-9]*(?:[eE][+-]?[0-9]+)?)\s*(?:x|×)?\s*g\s*$")
 
 

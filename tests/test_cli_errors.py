@@ -146,6 +146,13 @@ def test_residual_volume_larger_than_the_liquid(tmp_path):
     (["--seed", "-1"], "--seed"),
     (["-n", "1"], "-n"),
     (["--max-step", "0"], "--max-step"),
+    (["--backend", "cuda:0,0"], "names a GPU twice"),
+    (["--backend", "cuda:x"], "--backend"),
+    (["--max-memory", "lots"], "--max-memory"),
+    (["--max-memory", "8 kg"], "an amount of memory"),
+    (["--max-memory", "80 %"], "an amount of memory"),
+    (["--max-memory", "50 B"], "holds no particle"),
+    (["--max-memory", "10 kB", "--save-particles"], "--save-particles"),
 ])
 def test_bad_options(tmp_path, args, needle):
     result, out = invoke(tmp_path, args=args)

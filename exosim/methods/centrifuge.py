@@ -240,7 +240,7 @@ def run_step(plan: SpinPlan, particles, device, *, seed: int, temperature: float
     segments = geom.speed_profile(plan.omega, plan.duration, plan.accel, plan.decel, max_step)
     active = particles.fate == fates.PRODUCT
     out = run_tube(device, plan.geometry, prm, segments, particles.diameter, particles.density, active,
-                   seed=seed, step=plan.index, chunk=chunk, progress=progress, dose=dose)
+                   seed=seed, step=plan.index, pid0=particles.pid0, chunk=chunk, progress=progress, dose=dose)
     outcome = out[0]
     if plan.keep == "supernatant":
         moves = ((outcome != K.SUPERNATANT, fates.PELLET_DISCARDED),)
@@ -273,14 +273,17 @@ def pellet_damage(dose, outcome, particles, tolerance, r_pellet: float, seed: in
     """Which kept pelleted vesicles are damaged by compaction: probability 1 - exp(-G / T), G the time in the pellet
     weighted by the force there relative to 100,000 x g, int omega^2 r_pellet / (g0 1e5) dt [s] (the kernel's dose
     times r_pellet / (g0 1e5)), T the population's pellet tolerance [s] (docs/physics.md: an assumed rate).
-    Uniforms from a generator keyed by (seed, step): the same on every device. Returns a device bool array."""
+    Uniforms from Philox keyed by (seed, STREAM_DAMAGE, particle id, step): the same on every device and in any
+    batch. Returns a device bool array."""
     import numpy as np
+
+    from ..kernels.philox import uniforms_host
 
     xp = device.xp
     g = device.to_host(dose) * r_pellet / (geom.STANDARD_GRAVITY * PELLET_REFERENCE_RCF)
     t = tolerance[device.to_host(particles.population)]
     with np.errstate(divide="ignore", invalid="ignore"):
         p = -np.expm1(-np.where(np.isfinite(t), g / t, 0.0))
-    u = np.random.default_rng([seed, step, 0xDA3A6E]).random(p.shape[0])
+    u = uniforms_host(particles.pid, step, 0, seed, K.STREAM_DAMAGE)
     pelleted = device.to_host(outcome) == K.PELLET
     return xp.asarray(pelleted & (u < p))

@@ -40,6 +40,7 @@ from ..kernels import layout as K
 from . import RunsNoRotor
 
 MAX_PORES = 1 << 16
+COUPLES_PARTICLES = True  # pores plug at the load of all particles: a run holds them all at once (engine)
 MIN_PORES = 64
 CAKE_PECLET = 1.0
 
@@ -166,7 +167,7 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
     active = device.to_host(particles.fate == fates.PRODUCT)
     # when each particle reaches the membrane: its depth in the feed, as a share of the feed volume
     share = xp.empty(n, dtype=np.float64)
-    device.launch(ks.sample, n, 0, seed, K.STREAM_ARRIVAL + (plan.index << 8), 3, 0.0, 1.0, 0.0, 1.0, share)
+    device.launch(ks.sample, n, particles.pid0, seed, K.STREAM_ARRIVAL + (plan.index << 8), 3, 0.0, 1.0, 0.0, 1.0, share)
     share = device.to_host(share)
     order = np.argsort(np.where(active, share, np.inf), kind="stable")
     order = order[: int(active.sum())]
@@ -218,7 +219,7 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
             prm[K.PF_PRESSURE] = eta * flux * r_m                      # dP across the membrane
             cdf = np.cumsum(q) / q_sum
             cdf[-1] = 1.0
-            pid = np.ascontiguousarray(members.astype(np.int64))
+            pid = np.ascontiguousarray(members.astype(np.int64) + particles.pid0)
             outcome = xp.zeros(members.size, dtype=np.uint8)
             pore = xp.zeros(members.size, dtype=np.int32)
             d_dev = xp.asarray(diameter_h[members])

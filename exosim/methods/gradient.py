@@ -405,7 +405,7 @@ def run_step(plan: GradientPlan, particles, device, *, seed: int, temperature: f
     active = particles.fate == fates.PRODUCT
     density = effective_density(plan, particles, device)
     outcome, pos = run_tables(device, prm, segments, plan.density_table, plan.viscosity_table, particles.diameter,
-                              density, active, seed=seed, step=plan.index, chunk=chunk, progress=progress,
+                              density, active, seed=seed, step=plan.index, pid0=particles.pid0, chunk=chunk, progress=progress,
                               geo_table=geometry_table(plan.column, plan.grid, plan.start))
     pelleted = (outcome == K.PELLET) | (outcome == K.PELLET_LOST)
     particles.position = xp.where(active, xp.where(pelleted, np.inf, pos), particles.position)

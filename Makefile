@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench clean mutation
+.PHONY: install demo test test-float32 bench clean mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# every physics validation module with float32 kernels (CI runs the tests marked both_precisions in both)
+test-float32: $(STAMP)
+	EXOSIM_PRECISION=32 $(BIN)/python -m pytest -q tests/test_physics.py tests/test_reference_physics.py \
+		tests/test_gradient_physics.py tests/test_floaters.py tests/test_column.py tests/test_gradient_steps.py \
+		tests/test_pellet_damage.py tests/test_conservation.py tests/test_filtration.py tests/test_tff.py \
+		tests/test_precision.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -43,7 +43,7 @@ def _progress(console, show: bool | None = None):
                     console=console, disable=not (console.is_terminal if show is None else show), transient=True)
 
 
-def _device(backend: str, n: int, sample):
+def _device(backend: str, n: int, sample, precision: int | None = None):
     """The device named by ``--backend``, after checking that ``-n`` gives every population a particle; Fail
     otherwise."""
     from . import device as devices
@@ -51,7 +51,7 @@ def _device(backend: str, n: int, sample):
     if n < n_pop:
         raise Fail(f"-n: needs at least one particle per population ({n_pop}), got {n}")
     try:
-        return devices.from_name(backend)
+        return devices.from_name(backend, precision)
     except (ValueError, RuntimeError) as exc:
         raise Fail(f"--backend: {exc}") from None
 
@@ -237,6 +237,8 @@ def run(
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: all cores)"),
     max_memory: Optional[str] = typer.Option(None, "--max-memory", help="most memory the particles may take on a "
                                              "device ('8 GiB'); more particles go through in batches"),
+    precision: Optional[int] = typer.Option(None, "--precision", help="32 or 64-bit kernels (default: 64 on the "
+                                            "CPU, 32 on a GPU)"),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="results file (.h5); default: none written"),
     max_step: Optional[float] = typer.Option(None, "--max-step", help="longest integration step, in seconds (default: one exact step per phase)"),
     no_brownian: bool = typer.Option(False, "--no-brownian", help="switch Brownian motion off"),
@@ -265,12 +267,14 @@ def run(
         if threads is not None and not 1 <= threads <= (os.cpu_count() or 1):
             raise Fail(f"--threads: must be from 1 to {os.cpu_count()}, got {threads}")
         batch = _batch(max_memory)
+        if precision not in (None, 32, 64):
+            raise Fail(f"--precision: must be 32 or 64 (bits), got {precision}")
         prot, samp, plans = _load(protocol, sample)
-        dev = _device(backend, n, samp)
+        dev = _device(backend, n, samp, precision)
         if threads is not None:
             if dev.backend != "cpu":
                 raise Fail("--threads: applies to the CPU backend only")
-            dev = devices.CPU(threads=threads)
+            dev = devices.CPU(threads=threads, precision=dev.precision)
         try:
             size, _ = engine.batching(plans, n, dev, batch)
         except ValueError as exc:
@@ -342,7 +346,8 @@ def _replay(path: Path, backend: str) -> None:
             raise Fail(f"{path}: protocol_yaml: the file does not hold its configs (written by an older exosim, or "
                        f"from configs built in Python)")
         try:
-            dev = devices.from_name(backend if backend != "auto" else str(ds.attrs.get("backend", "cpu")))
+            bits = int(str(ds.attrs.get("precision", "float64")).removeprefix("float"))  # rerun in the file's precision
+            dev = devices.from_name(backend if backend != "auto" else str(ds.attrs.get("backend", "cpu")), bits)
         except (ValueError, RuntimeError) as exc:
             raise Fail(f"--backend: {exc}") from None
         with tempfile.TemporaryDirectory() as tmp:

@@ -1,10 +1,13 @@
 """Explicit compute devices. A run is given a device object; nothing about the device is global state.
 
-- ``CPU(threads=None)``: numba.njit kernels, parallel over particles, numpy arrays.
-- ``GPU(id=0)``: numba.cuda kernels on CuPy arrays (numpy arrays under the CUDA simulator).
+- ``CPU(threads=None, precision=64)``: numba.njit kernels, parallel over particles, numpy arrays.
+- ``GPU(id=0, precision=32)``: numba.cuda kernels on CuPy arrays (numpy arrays under the CUDA simulator).
 - ``auto_select()``: ``GPU(0)`` when a real CUDA GPU is usable, else ``CPU()``.
 - ``Group(GPU(0), GPU(1), ...)``: several devices that take batches of particles at once (``cuda:all``,
   ``cuda:0,1``); fates identical to one device (exosim.engine, "Streaming").
+
+``precision``: 32 or 64 bits for the step kernels and the particle state (kernels/precision.py); default 64 on
+the CPU (float32 is no faster there) and 32 on a GPU, or ``$EXOSIM_PRECISION`` when set.
 
 numba's CUDA target (through :mod:`exosim.kernels._cuda`) is imported only when a GPU is asked for or
 ``auto_select`` looks for one: a CPU run never pays for it.
@@ -12,10 +15,42 @@ numba's CUDA target (through :mod:`exosim.kernels._cuda`) is imported only when 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from dataclasses import dataclass
 
 import numpy as np
+
+
+PRECISION_ENV = "EXOSIM_PRECISION"
+
+
+def default_precision(device_default: int) -> int:
+    """``$EXOSIM_PRECISION`` (32 or 64) when set, else the device's own default."""
+    value = os.environ.get(PRECISION_ENV, "").strip()
+    return int(value) if value in ("32", "64") else device_default
+
+
+def _check_precision(bits):
+    if bits not in (32, 64):
+        raise ValueError(f"precision must be 32 or 64 bits, got {bits!r}")
+
+
+class _Precision:
+    """What a device with a ``precision`` field (bits) offers: the float type of its particle state and kernels."""
+
+    @property
+    def real(self):
+        return np.float32 if self.precision == 32 else np.float64
+
+    def kernels(self):
+        """The compiled loops (a KernelSet): the step kernels in the device's precision, the others float64."""
+        from .kernels import KernelSet
+        base = self._loops(64)
+        if self.precision == 64:
+            return base
+        steps = self._loops(32)
+        return KernelSet(steps.spin_swinging, steps.spin_fixed, steps.spin_gradient, *base[3:])
 
 
 def _cuda():
@@ -25,11 +60,18 @@ def _cuda():
 
 
 @dataclass(frozen=True)
-class CPU:
-    """The CPU backend. ``threads``: numba threads (default: numba's default, all cores)."""
+class CPU(_Precision):
+    """The CPU backend. ``threads``: numba threads (default: numba's default, all cores); ``precision``: 32 or
+    64 bits (default 64, or $EXOSIM_PRECISION)."""
 
     threads: int | None = None
+    precision: int = None
     backend = "cpu"
+
+    def __post_init__(self):
+        if self.precision is None:
+            object.__setattr__(self, "precision", default_precision(64))
+        _check_precision(self.precision)
 
     @property
     def xp(self):
@@ -37,7 +79,8 @@ class CPU:
 
     def describe(self) -> str:
         import numba
-        return f"CPU ({self.threads or numba.config.NUMBA_NUM_THREADS} threads, {os.cpu_count()} cores)"
+        return (f"CPU ({self.threads or numba.config.NUMBA_NUM_THREADS} threads, {os.cpu_count()} cores, "
+                f"float{self.precision})")
 
     @contextlib.contextmanager
     def activate(self):
@@ -55,8 +98,10 @@ class CPU:
     def to_host(self, a) -> np.ndarray:
         return np.asarray(a)
 
-    def kernels(self):
-        from .kernels import KernelSet, cpu
+    @staticmethod
+    def _loops(bits):
+        from .kernels import KernelSet, precision
+        cpu = precision.step_module("cpu", bits)
         return KernelSet(cpu.spin_swinging, cpu.spin_fixed, cpu.spin_gradient, cpu.sample, cpu.filter_arrivals,
                          cpu.plug_table, cpu.tff_particles)
 
@@ -65,13 +110,18 @@ class CPU:
 
 
 @dataclass(frozen=True)
-class GPU:
-    """A CUDA GPU (``id``: device ordinal). Under NUMBA_ENABLE_CUDASIM=1 the kernels run in numba's simulator."""
+class GPU(_Precision):
+    """A CUDA GPU (``id``: device ordinal; ``precision``: 32 or 64 bits, default 32 or $EXOSIM_PRECISION). Under
+    NUMBA_ENABLE_CUDASIM=1 the kernels run in numba's simulator."""
 
     id: int = 0
+    precision: int = None
     backend = "cuda"
 
     def __post_init__(self):
+        if self.precision is None:
+            object.__setattr__(self, "precision", default_precision(32))
+        _check_precision(self.precision)
         if not _cuda().available():
             raise RuntimeError(f"cannot use GPU({self.id}): {_cuda().why_unavailable()}")
         if not self.simulated:
@@ -97,12 +147,13 @@ class GPU:
 
     def describe(self) -> str:
         if self.simulated:
-            return "CUDA simulator (NUMBA_ENABLE_CUDASIM=1)"
+            return f"CUDA simulator (NUMBA_ENABLE_CUDASIM=1, float{self.precision})"
         cuda = _cuda().require()
         with cuda.gpus[self.id]:
             dev = cuda.get_current_device()
             name = dev.name.decode() if isinstance(dev.name, bytes) else dev.name
-            return f"GPU {self.id}: {name} (compute capability {dev.compute_capability[0]}.{dev.compute_capability[1]})"
+            return (f"GPU {self.id}: {name} (compute capability {dev.compute_capability[0]}."
+                    f"{dev.compute_capability[1]}, float{self.precision})")
 
     @contextlib.contextmanager
     def activate(self):
@@ -117,9 +168,10 @@ class GPU:
     def to_host(self, a) -> np.ndarray:
         return a if isinstance(a, np.ndarray) else a.get()
 
-    def kernels(self):
-        from .kernels import gpu
-        return gpu.kernels()
+    @staticmethod
+    def _loops(bits):
+        from .kernels import precision
+        return precision.step_module("gpu", bits).kernels()
 
     def launch(self, kernel, n, *args):
         from .kernels import gpu
@@ -141,6 +193,10 @@ class Group:
     @property
     def backend(self) -> str:
         return self.members[0].backend
+
+    @property
+    def precision(self) -> int:
+        return self.members[0].precision
 
     def describe(self) -> str:
         return f"{len(self.members)} devices: " + "; ".join(m.describe() for m in self.members)
@@ -173,9 +229,19 @@ def auto_select():
     return GPU(0) if _cuda().real_gpu() else CPU()
 
 
-def from_name(name: str):
+def from_name(name: str, precision: int | None = None):
     """Device from a command-line name: 'auto', 'cpu', 'cuda', 'cuda:N', 'cuda:all' (every GPU, a Group) or a
-    list 'cuda:0,2'."""
+    list 'cuda:0,2'; ``precision`` (32 or 64 bits) instead of the device's default."""
+    dev = _from_name(name)
+    if precision is None:
+        return dev
+    _check_precision(precision)
+    if isinstance(dev, Group):
+        return Group(*(dataclasses.replace(m, precision=precision) for m in dev.members))
+    return dataclasses.replace(dev, precision=precision)
+
+
+def _from_name(name: str):
     name = name.strip().lower()
     if name == "auto":
         return auto_select()

@@ -84,8 +84,9 @@ def sample_particles(sample: Sample, n_particles: int, seed: int, device, lo: in
     hi = int(n_sim.sum()) if hi is None else hi
     n = hi - lo
     spans = list(_spans(n_sim, lo, hi))
-    diameter = xp.empty(n, dtype=np.float64)
-    density = xp.empty(n, dtype=np.float64)
+    real = device.real  # the run's float type (kernels/precision.py)
+    diameter = xp.empty(n, dtype=real)
+    density = xp.empty(n, dtype=real)
     sample_kernel = device.kernels().sample
     for p, i0, i1 in spans:
         pop = sample.populations[p]
@@ -118,7 +119,7 @@ def sample_particles(sample: Sample, n_particles: int, seed: int, device, lo: in
     weight = np.array([pop.number_concentration * volume for pop in sample.populations]) / n_sim
     tolerance = np.array([pop.mechanics.pellet_tolerance if pop.mechanics else np.inf for pop in sample.populations])
     return Particles(diameter, density, xp.asarray(population), xp.zeros(n, dtype=np.int8),
-                     xp.full(n, -1, dtype=np.int16), n_sim, weight, xp.full(n, np.nan),
+                     xp.full(n, -1, dtype=np.int16), n_sim, weight, xp.full(n, np.nan, dtype=real),
                      xp.full(n, -1, dtype=np.int16), mechanics, tolerance, pid0=lo)
 
 

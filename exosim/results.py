@@ -266,7 +266,7 @@ def summarize(run: Run) -> Summary:
         max_step=float(settings["max_step"] or 0.0),
         brownian=int(bool(settings["brownian"])),
         temperature_K=float(protocol.temperature),
-        precision="float64",
+        precision=f"float{getattr(run.device, 'precision', 64)}",
         versions=json.dumps(library_versions()),
         protocol_yaml=_source_text(protocol),
         sample_yaml=_source_text(sample),

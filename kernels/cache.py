@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import os
 import platform
 import shutil
@@ -119,7 +118,7 @@ def _kernel_cache_class():
         def __init__(self, py_func):  # numba's picks a locator from a list; this one has exactly one
             self._lineno = py_func.__code__.co_firstlineno
             self._locator = KeyedLocator(kernel_folder(), self._lineno)
-            name = f"{Path(inspect.getfile(py_func)).stem}.{py_func.__qualname__}"
+            name = f"{py_func.__module__}.{py_func.__qualname__}"  # the float32 specialisation: its own entry
             self._filename_base = self.get_filename_base(name, getattr(sys, "abiflags", ""))
 
     class KernelCache(FunctionCache):

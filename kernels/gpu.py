@@ -15,18 +15,21 @@ from .sampling import draw_truncated
 from .spin import P_DOSE, P_RECORD, fixed_angle_run, swinging_bucket_run
 
 THREADS_PER_BLOCK = 256
+SINGLE = False  # True in the float32 specialisation (kernels/precision.py)
+REAL = "float32" if SINGLE else "float64"
 
-# numba type signatures, for ahead-of-time compilation checks (cuda.compile_ptx)
-SPIN_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:], boolean[:], float64[:], float64[:, :], uint8[:], "
-                  "float64[:, :], float64[:])")
+# numba type signatures, for ahead-of-time compilation checks (cuda.compile_ptx); the step kernels' float arrays
+# are in the module's precision
+SPIN_SIGNATURE = (f"(int64, int64, int64, {REAL}[:], {REAL}[:], boolean[:], {REAL}[:], {REAL}[:, :], uint8[:], "
+                  f"{REAL}[:, :], {REAL}[:])")
 SAMPLE_SIGNATURE = "(int64, int64, int64, int64, float64, float64, float64, float64, float64[:])"
 FILTER_SIGNATURE = ("(int64[:], int64, int64, float64[:], float64[:, :], float64[:], float64[:], float64[:], "
                     "uint8[:], int32[:])")
 PLUG_SIGNATURE = "(float64[:], float64[:, :], float64[:], float64, uint8[:, :])"
 TFF_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:, :], boolean[:], float64[:], float64[:], float64[:], "
                  "uint8[:])")
-GRADIENT_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:], boolean[:], float64[:], float64[:, :], "
-                      "float64[:, :], float64[:, :], float64[:, :], uint8[:], float64[:])")
+GRADIENT_SIGNATURE = (f"(int64, int64, int64, {REAL}[:], {REAL}[:], boolean[:], {REAL}[:], {REAL}[:, :], "
+                      f"{REAL}[:, :], {REAL}[:, :], {REAL}[:, :], uint8[:], {REAL}[:])")
 
 
 def spin_swinging(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos, dose):

@@ -33,6 +33,7 @@ from .formulas import (bridge_crossing_probability, bridge_may_cross, diffusion_
 from .layout import (P_BROWNIAN, P_R_MAX, P_R_MENISCUS, P_START_HI, P_START_LO, P_START_N, P_TAB_DR, P_TAB_DT,
                      P_TAB_R0, P_TEMPERATURE, STREAM_SPIN, SUPERNATANT)
 from .philox import box_muller, random_words, uniform_open
+from .precision import wide
 from .spin import AH_MAX, DRAW_START, DRAW_STEP0, WALL_SEPARATION, pellet_outcome
 
 MAX_CELLS = 0.5  # a substep moves the particle's mean by at most this many table cells,
@@ -72,12 +73,12 @@ def medium_at(r, t, prm, rho_tab, eta_tab):
     x = (r - prm[P_TAB_R0]) / dr
     j = int(math.floor(x))
     j = min(max(j, 0), n_r - 2)
-    fx = min(max(x - j, 0.0), 1.0)
-    inside = 0.0 <= x <= n_r - 1.0  # beyond the first or last cell centre the medium is held constant
-    y = t / prm[P_TAB_DT] if n_t > 1 else 0.0
+    fx = min(max(x - float(j), 0.0), 1.0)
+    inside = 0.0 <= x <= float(n_r - 1)  # beyond the first or last cell centre the medium is held constant
+    y = float(t / prm[P_TAB_DT]) if n_t > 1 else 0.0
     k = int(math.floor(y))
     k = min(max(k, 0), max(n_t - 2, 0))
-    fy = min(max(y - k, 0.0), 1.0) if n_t > 1 else 0.0
+    fy = min(max(y - float(k), 0.0), 1.0) if n_t > 1 else 0.0
     k1 = min(k + 1, n_t - 1)
     # a + f (b - a): exact where the table is constant (a medium of the particle's own density stays neutral)
     r0 = rho_tab[k, j] + fy * (rho_tab[k1, j] - rho_tab[k, j])
@@ -96,10 +97,10 @@ def log_area_slope(r, prm, geo_tab):
     dr = prm[P_TAB_DR]
     x = (r - prm[P_TAB_R0]) / dr
     j = min(max(int(math.floor(x)), 0), n_r - 2)
-    fx = min(max(x - j, 0.0), 1.0)
+    fx = min(max(x - float(j), 0.0), 1.0)
     g0 = geo_tab[0, j]
     g1 = geo_tab[0, j + 1]
-    slope = (g1 - g0) / dr if 0.0 <= x <= n_r - 1.0 else 0.0
+    slope = (g1 - g0) / dr if 0.0 <= x <= float(n_r - 1) else 0.0
     return g0 + fx * (g1 - g0), slope
 
 
@@ -129,9 +130,9 @@ def gradient_start(pid, step, seed, prm, geo_tab):
     if n_q <= 2:
         lo = prm[P_START_LO]
         return lo + (prm[P_START_HI] - lo) * u
-    x = u * (n_q - 1)
+    x = u * float(n_q - 1)
     j = min(int(math.floor(x)), n_q - 2)
-    return geo_tab[1, j] + (x - j) * (geo_tab[1, j + 1] - geo_tab[1, j])
+    return geo_tab[1, j] + (x - float(j)) * (geo_tab[1, j + 1] - geo_tab[1, j])
 
 
 @register_jitable
@@ -150,31 +151,33 @@ def gradient_run(pid, step, seed, diameter, rho_particle, prm, seg, rho_tab, eta
     cell = min(MAX_CELLS * prm[P_TAB_DR], COLUMN_SHARE * width)
     dt_tab = prm[P_TAB_DT]
     r = gradient_start(pid, step, seed, prm, geo_tab)
-    t = 0.0
+    t = wide(0.0)  # run time and time left in the segment: double precision in both (kernels/precision.py)
     k = 0
     for j in range(seg.shape[0]):
-        left = seg[j, 0]
+        left = wide(seg[j, 0])
         w2 = seg[j, 1]
         while left > 0.0:
             b, a, d, s, k2 = local_drift(r, t, w2, diameter, rho_particle, prm, rho_tab, eta_tab, geo_tab)
-            h = left
-            row_end = (math.floor(t / dt_tab) + 1.0) * dt_tab - t
+            h = float(left)
+            row_end = float((math.floor(t / dt_tab) + 1.0) * dt_tab - t)
             if row_end <= MIN_STEP:  # at a row boundary (to rounding): the next row's end
                 row_end += dt_tab
             h = min(h, row_end)
             if abs(b) * h > cell:
                 h = cell / abs(b)
             if d > 0.0:
-                h = min(h, (width / WALL_SEPARATION) ** 2 / (2.0 * d))
+                walls = width / WALL_SEPARATION
+                h = min(h, walls * walls / (2.0 * d))
                 if k2 > 0.0:  # a section that varies: resolve it locally and across the column
-                    h = min(h, GEO_SCALE * GEO_SCALE / (2.0 * d * k2), (GEO_COLUMN * width) ** 2 / (2.0 * d))
+                    column = GEO_COLUMN * width
+                    h = min(h, GEO_SCALE * GEO_SCALE / (2.0 * d * k2), column * column / (2.0 * d))
             if a > 0.0 and a * h > AH_MAX:
                 h = AH_MAX / a
             elif a < 0.0 and -a * h > AH_BAND:
                 h = AH_BAND / -a
-            h = min(max(h, MIN_STEP), left)
+            h = min(max(h, MIN_STEP), float(left))
             if k >= MAX_SUBSTEPS:
-                h = left
+                h = float(left)
             w = random_words(pid, step, DRAW_STEP0 + k, seed, STREAM_SPIN)
             z, _ = box_muller(w[0], w[1])
             mean = r + b * h * phi1(a * h)

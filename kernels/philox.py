@@ -26,6 +26,9 @@ PHILOX_W1 = np.uint64(0xBB67AE85)
 MASK32 = np.uint64(0xFFFFFFFF)
 SHIFT32 = np.uint64(32)
 TWO_POW_M32 = 2.0 ** -32
+TWO_POW_M23 = 2.0 ** -23
+SINGLE = False  # True in the float32 specialisation (kernels/precision.py)
+SHIFT9 = np.uint64(9)
 TWO_PI = 2.0 * math.pi
 
 # streams (k1): one per purpose, so that no two purposes ever share a number
@@ -73,7 +76,11 @@ def random_words(pid, step, draw, seed, stream):
 
 @register_jitable
 def uniform_open(word):
-    """Uniform number in the open interval (0, 1) from a 32-bit word: (word + 1/2) 2^-32."""
+    """Uniform number in the open interval (0, 1) from a 32-bit word: (word + 1/2) 2^-32; in single precision
+    from its top 23 bits, (word // 2^9 + 1/2) 2^-23, which float32 holds exactly (with 32 or 24 bits the largest
+    values round up to 1)."""
+    if SINGLE:
+        return (float(np.uint64(word) >> SHIFT9) + 0.5) * TWO_POW_M23
     return (float(word) + 0.5) * TWO_POW_M32
 
 
@@ -94,7 +101,7 @@ def sincos_turns(u):
     same numbers on every backend.
     """
     q = math.floor(4.0 * u + 0.5)
-    t = (u - 0.25 * q) * TWO_PI
+    t = (u - 0.25 * float(q)) * TWO_PI
     t2 = t * t
     sn = t * (1.0 + t2 * (-1.6666666666666666e-01 + t2 * (8.3333333333333332e-03 + t2 * (
         -1.9841269841269841e-04 + t2 * (2.7557319223985893e-06 + t2 * (-2.5052108385441720e-08 + t2 * (

@@ -27,7 +27,8 @@ from .layout import STREAM_BRIDGE, STREAM_SPIN
 from .layout import (N_PARAMS, P_ABSORB, P_BROWNIAN, P_COS, P_DOSE, P_LENGTH, P_LOSS, P_R_MAX,  # noqa: F401
                      P_R_MENISCUS, P_R_RESIDUAL, P_R_TOP, P_RADIUS, P_RECORD, P_RHO_MEDIUM, P_SIN, P_T_RESIDUAL, P_TEMPERATURE,
                      P_VISCOSITY, PELLET, PELLET_LOST, RESIDUAL, SUPERNATANT)
-from .philox import TWO_PI, box_muller, random_words, uniform_open
+from .philox import box_muller, random_words, sincos_turns, uniform_open
+from .precision import wide
 
 START_TRIES = 256          # rejection-sampling attempts for a fixed-angle start position
 DRAW_START = 0             # draws 0 .. START_TRIES-1 place the particle
@@ -53,8 +54,9 @@ def particle_rates(diameter, rho_particle, prm):
 def substep_count(rate, diffusion, h, width):
     """Substeps for a segment of h [s] at rate A = s omega^2 [1/s] and diffusion D [m^2/s] between walls ``width``
     [m] apart: the fewest with |A| h_sub <= AH_MAX and 2 D h_sub <= (width / WALL_SEPARATION)^2."""
-    n = max(abs(rate) * h / AH_MAX, 2.0 * diffusion * h * (WALL_SEPARATION / width) ** 2)
-    return int(math.ceil(min(n, MAX_SUBSTEPS))) if n > 1.0 else 1
+    walls = WALL_SEPARATION / width
+    n = max(abs(rate) * h / AH_MAX, 2.0 * diffusion * h * walls * walls)
+    return int(math.ceil(min(n, float(MAX_SUBSTEPS)))) if n > 1.0 else 1
 
 
 @register_jitable
@@ -66,8 +68,9 @@ def bridge_uniforms(pid, step, k, seed):
 
 @register_jitable
 def run_omega2_integral(seg):
-    """Integral of omega^2 dt over the run's segments [rad^2/s] (each segment: duration, mean omega^2)."""
-    total = 0.0
+    """Integral of omega^2 dt over the run's segments [rad^2/s] (each segment: duration, mean omega^2), in double
+    precision (it is counted down substep by substep: the pellet dose)."""
+    total = wide(0.0)
     for j in range(seg.shape[0]):
         total += seg[j, 0] * seg[j, 1]
     return total
@@ -104,6 +107,9 @@ def swinging_bucket_run(pid, step, seed, diameter, rho_particle, prm, seg):
     does not absorb) pushes the path back by its Skorokhod reflection. One Philox call gives the normals of four
     substeps; the uniforms of the wall tests are drawn only for a particle near a wall. The transition
     coefficients are recomputed only when a segment differs from the one before (a split plateau reuses them).
+    Positions are carried as x = r - r_men and the clock factors as e^{+-A h} - 1 (expm1): the drift of a substep,
+    (x + r_men)(e^{A h} - 1), keeps every digit however small it is, where r e^{A h} would round it away once A h
+    falls below the float's resolution (float32 at small steps: kernels/precision.py).
     Returns (outcome, r [m], dose [rad^2/s]): r is the radius where the particle ends (the wall radius when
     pelleted); dose is the integral of omega^2 dt from the moment it pelleted (taken mid-substep) to the end of the
     run, what it endures in the pellet (0 when not pelleted).
@@ -113,12 +119,13 @@ def swinging_bucket_run(pid, step, seed, diameter, rho_particle, prm, seg):
     b = prm[P_R_MAX]
     w_left = run_omega2_integral(seg)
     absorbing = prm[P_ABSORB] > 0.5 and s > 0.0  # the pellet holds only what the field drives into it
-    r = swinging_start(pid, step, seed, prm)
+    length = b - r_men
+    x = swinging_start(pid, step, seed, prm) - r_men
     h_prev = -1.0
     w2_prev = -1.0
     n_sub = 1
-    growth = 1.0
-    shrink = 1.0
+    grow1 = 0.0    # e^{A h} - 1
+    shrink1 = 0.0  # e^{-A h} - 1
     var_u = 0.0
     sd_u = 0.0
     z0 = z1 = z2 = z3 = 0.0
@@ -129,9 +136,9 @@ def swinging_bucket_run(pid, step, seed, diameter, rho_particle, prm, seg):
         if h != h_prev or w2 != w2_prev:
             rate = s * w2
             n_sub = substep_count(rate, d, h, b - r_men)
-            hs = h / n_sub
-            growth = math.exp(rate * hs)
-            shrink = 1.0 / growth
+            hs = h / float(n_sub)
+            grow1 = math.expm1(rate * hs)
+            shrink1 = math.expm1(-rate * hs)
             var_u = ou_clock_variance(rate, d, hs)
             sd_u = math.sqrt(var_u)
             h_prev = h
@@ -149,31 +156,34 @@ def swinging_bucket_run(pid, step, seed, diameter, rho_particle, prm, seg):
                 z = z2
             else:
                 z = z3
-            u = r + sd_u * z          # free end point in the u clock
-            wall = b * shrink         # the walls in that clock at the end of the substep
-            men = r_men * shrink
+            v = x + sd_u * z          # free end point in the u clock, less r_men
+            bottom = length + b * shrink1 - v   # its gaps to the walls, which move in that clock
+            top = v - r_men * shrink1
             drawn = False
             ub = um = ur = 0.5
             w_left -= hs * w2
             if absorbing:
-                if u >= wall:
+                if bottom <= 0.0:
                     return pellet_outcome(pid, step, seed, prm), b, w_left + 0.5 * hs * w2
-                if bridge_may_cross(b - r, wall - u, var_u):
+                if bridge_may_cross(length - x, bottom, var_u):
                     ub, um, ur, _ = bridge_uniforms(pid, step, k, seed)
                     drawn = True
-                    if ub < bridge_crossing_probability(b - r, wall - u, var_u):
+                    if ub < bridge_crossing_probability(length - x, bottom, var_u):
                         return pellet_outcome(pid, step, seed, prm), b, w_left + 0.5 * hs * w2
-            if may_touch(r - r_men, u - men, var_u):
+            if may_touch(x, top, var_u):
                 if not drawn:
                     ub, um, ur, _ = bridge_uniforms(pid, step, k, seed)
                     drawn = True
-                u += reflection_push(r - r_men, u - men, var_u, um)
-            if not absorbing and may_touch(b - r, wall - u, var_u):
+                push = reflection_push(x, top, var_u, um)
+                v += push
+                bottom -= push
+            if not absorbing and may_touch(length - x, bottom, var_u):
                 if not drawn:
                     ub, um, ur, _ = bridge_uniforms(pid, step, k, seed)
-                u -= reflection_push(b - r, wall - u, var_u, ur)
-            r = min(max(u * growth, r_men), b)
+                v -= reflection_push(length - x, bottom, var_u, ur)
+            x = min(max(v + (v + r_men) * grow1, 0.0), length)
             k += 1
+    r = r_men + x
     if r > prm[P_R_RESIDUAL]:
         return RESIDUAL, r, 0.0
     return SUPERNATANT, r, 0.0
@@ -187,9 +197,14 @@ def tube_frame(x, y, z, prm):
     Rotation axis along z; the tube axis lies in the x-z plane, starts at (R_TOP, 0, 0) and points along
     (sin a, 0, -cos a), a the tube angle to the rotation axis.
     """
+    return axis_frame(x - prm[P_R_TOP], y, z, prm)
+
+
+@register_jitable
+def axis_frame(vx, y, z, prm):
+    """``tube_frame`` of the point (prm[P_R_TOP] + vx, y, z) [m]."""
     sa = prm[P_SIN]
     ca = prm[P_COS]
-    vx = x - prm[P_R_TOP]
     t = vx * sa - z * ca
     return t, vx - t * sa, y, z + t * ca
 
@@ -215,10 +230,10 @@ def fixed_angle_start(pid, step, seed, prm):
         w = random_words(pid, step, DRAW_START + k, seed, STREAM_SPIN)
         t = t_lo + (length - t_lo) * uniform_open(w[0])
         rho = radius * math.sqrt(uniform_open(w[1]))
-        phi = TWO_PI * uniform_open(w[2])
-        e1 = rho * math.cos(phi)
+        sin_phi, cos_phi = sincos_turns(uniform_open(w[2]))  # phi uniform on [0, 2 pi)
+        e1 = rho * cos_phi
         x = prm[P_R_TOP] + t * sa + e1 * ca
-        y = rho * math.sin(phi)
+        y = rho * sin_phi
         z = -t * ca + e1 * sa
         rh = math.sqrt(x * x + y * y)
         if rh >= r_men:
@@ -248,16 +263,19 @@ def fixed_angle_run(pid, step, seed, diameter, rho_particle, prm, seg):
     sa = prm[P_SIN]
     ca = prm[P_COS]
     absorbing = prm[P_ABSORB] > 0.5 and s > 0.0  # the pellet holds only what the field drives into it
+    r_top = prm[P_R_TOP]
     x, y, z = fixed_angle_start(pid, step, seed, prm)
-    t, wx, wy, wz = tube_frame(x, y, z, prm)
+    vx = x - r_top  # x is carried from the tube top's radius (digits for small drifts, as in swinging_bucket_run)
+    t, wx, wy, wz = axis_frame(vx, y, z, prm)
     rho = math.sqrt(wx * wx + wy * wy + wz * wz)
     rh = math.sqrt(x * x + y * y)
     k = 0
     for j in range(seg.shape[0]):
         rate = s * seg[j, 1]
         n_sub = substep_count(rate, d, seg[j, 0], 2.0 * radius)
-        hs = seg[j, 0] / n_sub
-        growth = math.exp(rate * hs)
+        hs = seg[j, 0] / float(n_sub)
+        grow1 = math.expm1(rate * hs)   # e^{A h} - 1
+        growth = 1.0 + grow1
         var_u = ou_clock_variance(rate, d, hs)
         sd_u = math.sqrt(var_u)
         var_xy = growth * growth * var_u   # variance of x and of y over the substep [m^2]
@@ -268,10 +286,13 @@ def fixed_angle_run(pid, step, seed, diameter, rho_particle, prm, seg):
             wa = random_words(pid, step, DRAW_STEP0 + k, seed, STREAM_SPIN)
             n1, n2 = box_muller(wa[0], wa[1])
             n3, _ = box_muller(wa[2], wa[3])
-            x = growth * (x + sd_u * n1)
-            y = growth * (y + sd_u * n2)
+            ex = vx + sd_u * n1
+            ey = y + sd_u * n2
+            vx = ex + (ex + r_top) * grow1
+            y = ey + ey * grow1
             z = z + math.sqrt(var_z) * n3
-            t_new, wx, wy, wz = tube_frame(x, y, z, prm)
+            x = vx + r_top
+            t_new, wx, wy, wz = axis_frame(vx, y, z, prm)
             rho_new = math.sqrt(wx * wx + wy * wy + wz * wz)
             outer = wx * x + wy * y > 0.0
             drawn = False
@@ -294,20 +315,20 @@ def fixed_angle_run(pid, step, seed, diameter, rho_particle, prm, seg):
                     u0, u1, u2, u3 = bridge_uniforms(pid, step, k, seed)
                     drawn = True
                 # variance of the offset's length: x-y and z parts of the unit normal w / rho
-                var_n = (var_xy * (wx * wx + wy * wy) + var_z * wz * wz) / max(rho_new * rho_new, 1e-300)
+                var_n = (var_xy * (wx * wx + wy * wy) + var_z * wz * wz) / max(rho_new * rho_new, 1e-30)
                 push = reflection_push(radius - rho, radius - rho_new, var_n, u1)
                 if push > 0.0:
                     f = (rho_new - push) / rho_new - 1.0
-                    x += f * wx
+                    vx += f * wx
                     y += f * wy
                     z += f * wz
-                    t_new, wx, wy, wz = tube_frame(x, y, z, prm)
+                    t_new, wx, wy, wz = axis_frame(vx, y, z, prm)
             if may_touch(t, t_new, var_axis):
                 if not drawn:
                     u0, u1, u2, u3 = bridge_uniforms(pid, step, k, seed)
                     drawn = True
                 push = reflection_push(t, t_new, var_axis, u2)
-                x += push * sa
+                vx += push * sa
                 z -= push * ca
                 t_new += push
             if not absorbing and may_touch(length - t, length - t_new, var_axis):
@@ -315,17 +336,19 @@ def fixed_angle_run(pid, step, seed, diameter, rho_particle, prm, seg):
                     u0, u1, u2, u3 = bridge_uniforms(pid, step, k, seed)
                     drawn = True
                 push = reflection_push(length - t, length - t_new, var_axis, u0)
-                x -= push * sa
+                vx -= push * sa
                 z += push * ca
+            x = vx + r_top
             rh_new = math.sqrt(x * x + y * y)
             if may_touch(rh - r_men, rh_new - r_men, var_xy):
                 if not drawn:
                     u0, u1, u2, u3 = bridge_uniforms(pid, step, k, seed)
                 push = reflection_push(rh - r_men, rh_new - r_men, var_xy, u3)
-                f = (rh_new + push) / rh_new
-                x *= f
-                y *= f
-            t, wx, wy, wz = tube_frame(x, y, z, prm)
+                f = push / rh_new
+                vx += x * f
+                y += y * f
+            x = vx + r_top
+            t, wx, wy, wz = axis_frame(vx, y, z, prm)
             rho = math.sqrt(wx * wx + wy * wy + wz * wz)
             rh = math.sqrt(x * x + y * y)
             k += 1

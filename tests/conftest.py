@@ -24,24 +24,62 @@ def skip_or_fail(reason: str):
     pytest.skip(reason)
 
 
-def cuda_device():
-    """GPU(0): a real GPU, or the simulator; skip (or fail) when CUDA is unusable."""
+def cuda_device(precision=64):
+    """GPU(0) in double precision (the CPU's default, so that fates compare bit for bit): a real GPU, or the
+    simulator; skip (or fail) when CUDA is unusable."""
     if not _cuda.available():
         skip_or_fail(_cuda.why_unavailable())
-    return devices.GPU(0)
+    return devices.GPU(0, precision=precision)
 
 
 @pytest.fixture
 def real_gpu():
-    """A real GPU device; skipped (failed with EXOSIM_REQUIRE_GPU=1) when there is none."""
+    """A real GPU device (double precision); skipped (failed with EXOSIM_REQUIRE_GPU=1) when there is none."""
     if not _cuda.real_gpu():
         skip_or_fail("no real CUDA GPU (simulator or none)")
-    return devices.GPU(0)
+    return devices.GPU(0, precision=64)
 
 
 @pytest.fixture(params=["cpu", "cuda"])
 def device(request):
     """Every backend: the CPU, and CUDA (real, or simulated at tiny sizes)."""
     if request.param == "cpu":
-        return devices.CPU()
+        return devices.CPU(precision=64)
     return cuda_device()
+
+
+# Precision. CPU() runs in $EXOSIM_PRECISION (default 64). Tests marked ``both_precisions`` run twice, with
+# float64 and float32 kernels; ``make test-float32`` runs the physics validation modules wholly in float32.
+def run_precision() -> int:
+    """The precision (bits) of a default CPU() now."""
+    return devices.CPU().precision
+
+
+def rounding(scale: float, f64: float = 1e-9, ulps: float = 8.0) -> float:
+    """Allowance [m] for the rounding of a position of magnitude ``scale`` [m]: ``f64``, the float64 tests' own
+    allowance (far above float64 rounding), in double precision; ``ulps`` units in the last place of ``scale`` in
+    single precision (a kernel rounds a position a few times per substep: 0.6 um at 10 m, 60 nm at 0.1 m for 8
+    ulps)."""
+    import numpy as np
+    if run_precision() == 64:
+        return f64
+    return max(f64, ulps * float(np.spacing(np.float32(abs(scale)))))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "both_precisions: run with float64 and with float32 kernels")
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("both_precisions"):
+        if "precision_bits" not in metafunc.fixturenames:
+            metafunc.fixturenames.append("precision_bits")
+        metafunc.parametrize("precision_bits", [64, 32], ids=["f64", "f32"], indirect=True)
+
+
+@pytest.fixture
+def precision_bits(request, monkeypatch):
+    """The precision of this run of a ``both_precisions`` test: default CPU() devices use it."""
+    bits = getattr(request, "param", None) or run_precision()
+    monkeypatch.setenv(devices.PRECISION_ENV, str(bits))
+    return bits

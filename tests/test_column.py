@@ -21,7 +21,6 @@ from exosim.physics.rotors import FixedAngleTube
 ROTORS = {r["name"]: r for r in yaml.safe_load((CONFIG_ROOT / "rotors.yaml").read_text())["rotors"]}
 KB = 1.380649e-23
 TEMP = 277.15
-DEVICE = CPU()
 
 
 def tube_of(name):
@@ -93,11 +92,12 @@ def run_fixed(tube_name, segments, diameter, rho_p, rho_m, eta, start_share, fil
     geo = geometry_table(col, grid, start)
     d = np.full(n, diameter)
     dens = np.full(n, rho_p)
-    outcome, r = run_tables(DEVICE, prm, segments, rho, visc, d, dens, np.ones(n, bool), seed=seed, step=0,
+    outcome, r = run_tables(CPU(), prm, segments, rho, visc, d, dens, np.ones(n, bool), seed=seed, step=0,
                             geo_table=geo)
     return np.asarray(r), np.asarray(outcome), tube, r_men
 
 
+@pytest.mark.both_precisions
 def test_start_is_uniform_in_volume():
     """A negligible run: particles stay where they start, uniformly in the volume of the loaded top 30 %."""
     seg = np.array([[1e-3, 0.0]])

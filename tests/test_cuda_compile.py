@@ -37,6 +37,22 @@ CODE = textwrap.dedent("""
         assert "mul.rn.f64" in ptx and "add.rn.f64" in ptx and "mul.f64" not in ptx
         print(kernel.__name__, "ok", len(ptx))
 
+    # the float32 specialisation: single-precision arithmetic, double only where kernels/precision.py says so --
+    # the dose accumulator (adds and subtractions) and the gradient kernel's clock (t / dt_tab for the table row
+    # and the row's end: 2 divisions, 1 multiply); no double square root or fma, no contracted float32 fma
+    import re
+    from exosim.kernels import precision
+    g32 = precision.step_module("gpu", 32)
+    clock_ops = {"spin_swinging": 0, "spin_fixed": 0, "spin_gradient": 3}
+    for kernel, sig in zip(g32.KERNELS[:3], g32.SIGNATURES[:3]):
+        ptx, _ = cuda.compile_ptx(kernel, sig, cc=(9, 0))
+        assert "float32" in sig and "float64" not in sig
+        assert "mul.rn.f32" in ptx and "mul.f32" not in ptx
+        double = re.findall(r"\\b(mul|div|sqrt|fma)\\.[a-z.]*f64", ptx)
+        assert len(double) <= clock_ops[kernel.__name__], (kernel.__name__, double)
+        assert len(re.findall(r"\\.rn\\.f32", ptx)) > 40 * max(1, len(double))
+        print(kernel.__name__, "float32 ok", len(ptx))
+
     def multiply_add(a, b, c, out):
         out[0] = a[0] * b[0] + c[0]
 
@@ -54,3 +70,5 @@ def test_kernels_compile_to_ptx():
     assert proc.returncode == 0, proc.stderr[-3000:]
     for name in ("spin_swinging", "spin_fixed", "spin_gradient", "sample", "multiply_add"):
         assert f"{name} ok" in proc.stdout
+    for name in ("spin_swinging", "spin_fixed", "spin_gradient"):
+        assert f"{name} float32 ok" in proc.stdout

@@ -16,6 +16,8 @@ from exosim.kernels import spin
 from exosim.methods.centrifuge import SwingingTube, kernel_params, run_tube, tube_geometry
 from exosim.physics import rotors as geom
 
+from conftest import rounding
+
 T4 = 277.15
 RHO_M = 1000.0          # a synthetic medium: round numbers make the expected values easy to follow
 ETA_M = 1.5e-3
@@ -48,6 +50,7 @@ def assert_binomial(got, expected, n, k=5.0):
     assert abs(got - expected) <= k * se, f"{got} vs {expected} (se {se:.2g})"
 
 
+@pytest.mark.both_precisions
 @pytest.mark.parametrize("fill", [1.0, 0.5])
 @pytest.mark.parametrize("max_step", [None, 20.0])
 def test_swinging_bucket_flotation_mirrors_the_pelleting_formula(fill, max_step):
@@ -70,10 +73,10 @@ def test_swinging_bucket_flotation_mirrors_the_pelleting_formula(fill, max_step)
                                   n, brownian=False)
     assert np.all(outcome == spin.SUPERNATANT)
     r = pos[:, 0]
-    on_meniscus = r <= r_men * (1 + 1e-12)
+    on_meniscus = r <= r_men + rounding(r_men, f64=r_men * 1e-12)
     assert_binomial(on_meniscus.mean(), expected, n)
     rest = r[~on_meniscus]
-    assert rest.max() <= b * math.exp(lam) * (1 + 1e-12)
+    assert rest.max() <= b * math.exp(lam) + rounding(b, f64=b * 1e-12)
     # uniform on [r_men, b e^lambda]: mean in the middle (5 standard errors of a uniform's mean)
     lo, hi = r_men, b * math.exp(lam)
     assert abs(rest.mean() - (lo + hi) / 2) <= 5 * (hi - lo) / math.sqrt(12 * rest.size)
@@ -120,7 +123,7 @@ def test_fixed_angle_floaters_stay_in_the_liquid_and_reach_the_boundary_as_rays_
                                   n, brownian=False)
     assert np.all(outcome == spin.SUPERNATANT)
     x, y, z = pos.T
-    assert np.all(inside_liquid(x, y, z, tube, r_men, tol=1e-9))
+    assert np.all(inside_liquid(x, y, z, tube, r_men, tol=rounding(tube.r_top + tube.length)))
     g = math.exp(lam)
     xs, ys, zs = liquid_points(tube, r_men, 400000, np.random.default_rng(7))
     leaves = ~inside_liquid(xs * g, ys * g, zs, tube, r_men, tol=0.0)
@@ -130,7 +133,7 @@ def test_fixed_angle_floaters_stay_in_the_liquid_and_reach_the_boundary_as_rays_
     a = tube.angle
     t = (x - tube.r_top) * math.sin(a) - z * math.cos(a)
     off = np.sqrt((x - tube.r_top - t * math.sin(a)) ** 2 + y ** 2 + (z + t * math.cos(a)) ** 2)
-    tol = 1e-9
+    tol = rounding(tube.r_top + tube.length)
     on_boundary = (off >= tube.radius - tol) | (t <= tol) | (np.hypot(x, y) <= r_men + tol)
     got = float(on_boundary.mean())
     se = math.sqrt(expected * (1 - expected) * (1 / n + 1 / leaves.size))
@@ -160,13 +163,15 @@ def test_floaters_with_diffusion_do_not_depend_on_the_step(rotor_name, fill):
         assert np.all(outcome == spin.SUPERNATANT), np.bincount(outcome)
         out[max_step] = np.hypot(pos[:, 0], pos[:, 1]) - geometry.r_meniscus
     a, b = out[None], out[1.0]
-    assert np.all(a >= -1e-12) and np.all(b >= -1e-12)
+    tol = rounding(geometry.r_meniscus, f64=1e-12)
+    assert np.all(a >= -tol) and np.all(b >= -tol)
     ramp_segment = math.sqrt(2 * stokes_einstein(d) * decel / 8)
     assert a.max() < 5 * ramp_segment and b.max() < 5 * ramp_segment
     se = math.sqrt(a.var() / n + b.var() / n)
     assert abs(a.mean() - b.mean()) <= 5 * se + ramp_segment
 
 
+@pytest.mark.both_precisions
 @pytest.mark.parametrize("ah", [0.2, 0.01])
 def test_floater_boundary_layer_at_the_meniscus(ah):
     """A floater pressed against the meniscus by a steady field spreads over a boundary layer: an exponential

@@ -35,6 +35,7 @@ def within(value, expected, p, n, k=5.0, extra=0.0):
 SW41 = load_rotors()["SW 41 Ti"]
 
 
+@pytest.mark.both_precisions
 def test_swinging_bucket_fraction_pelleted_matches_livshits():
     """No diffusion, uniform start over the full tube: P = (r_max / L)(1 - exp(-s w^2 t)) (Livshits 2015)."""
     d, rho_p = 120e-9, 1150.0
@@ -94,6 +95,7 @@ def wald_pelleted_fraction(v, D, L, t, n_grid=20001):
     return float(np.trapezoid(np.concatenate([[1.0], cdf]), np.linspace(0.0, L, n_grid)) / L)
 
 
+@pytest.mark.both_precisions
 @pytest.mark.parametrize("n_steps", [1, 200])
 def test_brownian_pelleting_matches_first_passage_at_any_step(n_steps):
     """With diffusion, the pelleted fraction matches the inverse-Gaussian (Wald) first-passage result whether the
@@ -222,6 +224,7 @@ def test_fixed_angle_meniscus_volume():
 
 @pytest.mark.parametrize("rotor_name,fill,rcf", [("Type 70 Ti", 1.0, 50000), ("Type 70 Ti", 0.3, 10000),
                                                  ("TLA-110", 0.7, 10000)])
+@pytest.mark.both_precisions
 def test_fixed_angle_real_rotor_matches_independent_geometry(rotor_name, fill, rcf):
     """Real fixed-angle rotors, no diffusion: the kernel's pelleted fraction equals an independent computation
     (numpy, positions scaled by exp(s * integral(omega^2 dt)) in x and y, then tested against the tube cylinder;
@@ -292,6 +295,7 @@ def test_strong_diffusion_in_one_step_matches_small_steps(a_t, column):
     assert 0.3 < many < 0.99  # neither nothing nor everything pelleted: the test can tell
 
 
+@pytest.mark.both_precisions
 @pytest.mark.parametrize("n_steps", [1, 200])
 def test_fixed_angle_bottom_matches_first_passage(n_steps):
     """A fixed-angle tube lying along the radius (angle 90 degrees), far from the axis, 2 mm long and 100 mm in

@@ -198,11 +198,13 @@ def run_tube(device, geometry, prm: np.ndarray, segments: np.ndarray, diameter, 
     n = diameter.shape[0]
     ks = device.kernels()
     kernel = ks.spin_swinging if isinstance(geometry, SwingingTube) else ks.spin_fixed
-    prm_d = xp.asarray(prm)
-    seg_d = xp.asarray(np.ascontiguousarray(segments, dtype=np.float64))
+    real = device.real
+    prm_d = xp.asarray(prm, dtype=real)
+    seg_d = xp.asarray(np.ascontiguousarray(segments, dtype=real))
+    diameter, density = xp.asarray(diameter, dtype=real), xp.asarray(density, dtype=real)
     outcome = xp.zeros(n, dtype=np.uint8)
-    pos = xp.zeros((n if record else 1, 3), dtype=np.float64)
-    doses = xp.zeros(n if dose else 1, dtype=np.float64)
+    pos = xp.zeros((n if record else 1, 3), dtype=real)
+    doses = xp.zeros(n if dose else 1, dtype=real)
     for i0 in range(0, n, chunk):
         i1 = min(n, i0 + chunk)
         device.launch(kernel, i1 - i0, pid0 + i0, step, seed, diameter[i0:i1], density[i0:i1], active[i0:i1],
@@ -280,7 +282,7 @@ def pellet_damage(dose, outcome, particles, tolerance, r_pellet: float, seed: in
     from ..kernels.philox import uniforms_host
 
     xp = device.xp
-    g = device.to_host(dose) * r_pellet / (geom.STANDARD_GRAVITY * PELLET_REFERENCE_RCF)
+    g = device.to_host(dose).astype(np.float64) * r_pellet / (geom.STANDARD_GRAVITY * PELLET_REFERENCE_RCF)
     t = tolerance[device.to_host(particles.population)]
     with np.errstate(divide="ignore", invalid="ignore"):
         p = -np.expm1(-np.where(np.isfinite(t), g / t, 0.0))

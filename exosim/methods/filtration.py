@@ -171,7 +171,7 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
     share = device.to_host(share)
     order = np.argsort(np.where(active, share, np.inf), kind="stable")
     order = order[: int(active.sum())]
-    diameter_h = device.to_host(particles.diameter)
+    diameter_h = device.to_host(particles.diameter).astype(np.float64)
     population_h = device.to_host(particles.population)
     mech_h = np.ascontiguousarray(device.to_host(particles.mechanics))
 

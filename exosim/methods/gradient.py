@@ -312,7 +312,7 @@ def effective_density(plan: GradientPlan, particles, device):
     if plan.medium.osmotic_rule == "constant" or not any(plan.osmotic):
         return particles.density
     xp = device.xp
-    density = device.to_host(particles.density).copy()
+    density = device.to_host(particles.density).astype(np.float64)
     population = device.to_host(particles.population)
     active = device.to_host(particles.fate) == fates.PRODUCT
     for p, params in enumerate(plan.osmotic):
@@ -323,7 +323,7 @@ def effective_density(plan: GradientPlan, particles, device):
             dry, inactive = params
             water = lumen_water_fraction(density[sel], dry)
             density[sel] = banding_density(plan.medium, density[sel], water, inactive, plan.temperature)
-    return xp.asarray(density)
+    return xp.asarray(density, dtype=device.real)
 
 
 def gradient_params(r_meniscus: float, r_bottom: float, grid: np.ndarray, times: np.ndarray, start: tuple,
@@ -373,15 +373,17 @@ def run_tables(device, prm, segments, density_table, viscosity_table, diameter, 
     xp = device.xp
     n = diameter.shape[0]
     kernel = device.kernels().spin_gradient
-    prm_d = xp.asarray(prm)
-    seg_d = xp.asarray(np.ascontiguousarray(segments, dtype=np.float64))
-    rho_d = xp.asarray(np.ascontiguousarray(density_table, dtype=np.float64))
-    eta_d = xp.asarray(np.ascontiguousarray(viscosity_table, dtype=np.float64))
+    real = device.real
+    prm_d = xp.asarray(prm, dtype=real)
+    seg_d = xp.asarray(np.ascontiguousarray(segments, dtype=real))
+    rho_d = xp.asarray(np.ascontiguousarray(density_table, dtype=real))
+    eta_d = xp.asarray(np.ascontiguousarray(viscosity_table, dtype=real))
     if geo_table is None:
         geo_table = np.zeros((2, np.shape(density_table)[1]))
-    geo_d = xp.asarray(np.ascontiguousarray(geo_table, dtype=np.float64))
+    geo_d = xp.asarray(np.ascontiguousarray(geo_table, dtype=real))
+    diameter, density = xp.asarray(diameter, dtype=real), xp.asarray(density, dtype=real)
     outcome = xp.zeros(n, dtype=np.uint8)
-    pos = xp.zeros(n, dtype=np.float64)
+    pos = xp.zeros(n, dtype=real)
     for i0 in range(0, n, chunk):
         i1 = min(n, i0 + chunk)
         device.launch(kernel, i1 - i0, pid0 + i0, step, seed, diameter[i0:i1], density[i0:i1], active[i0:i1],

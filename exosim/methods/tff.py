@@ -126,9 +126,10 @@ def run_step(plan: TffPlan, particles, device, *, seed: int, temperature: float,
     outcome = xp.zeros(n, dtype=np.uint8)
     kernel = device.kernels().tff_particles
     nr, nw = xp.asarray(node_r), xp.asarray(node_w)
+    diameter = xp.asarray(particles.diameter, dtype=np.float64)  # the TFF kernel is float64 in every precision
     for i0 in range(0, n, chunk):
         i1 = min(n, i0 + chunk)
-        device.launch(kernel, i1 - i0, particles.pid0 + i0, plan.index, seed, particles.diameter[i0:i1],
+        device.launch(kernel, i1 - i0, particles.pid0 + i0, plan.index, seed, diameter[i0:i1],
                       particles.mechanics[i0:i1], active[i0:i1], nr, nw, prm, outcome[i0:i1])
         if progress is not None:
             progress(i1 - i0)

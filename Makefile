@@ -19,11 +19,11 @@ demo: $(STAMP)
 	$(BIN)/exosim plot results/demo.h5 -o results/demo.png
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 # every physics validation module with float32 kernels (CI runs the tests marked both_precisions in both)
 test-float32: $(STAMP)
-	EXOSIM_PRECISION=32 $(BIN)/python -m pytest -q tests/test_physics.py tests/test_reference_physics.py \
+	EXOSIM_PRECISION=32 $(BIN)/python -m pytest -q -n 2 tests/test_physics.py tests/test_reference_physics.py \
 		tests/test_gradient_physics.py tests/test_floaters.py tests/test_column.py tests/test_gradient_steps.py \
 		tests/test_pellet_damage.py tests/test_conservation.py tests/test_filtration.py tests/test_tff.py \
 		tests/test_precision.py

@@ -50,11 +50,6 @@ class Particles:
         """Simulation particles held here (a batch of the run's ``n_sim.sum()``)."""
         return int(self.fate.shape[0])
 
-    @property
-    def pid(self) -> np.ndarray:
-        """Global ids of the particles held here (host int64 array)."""
-        return np.arange(self.pid0, self.pid0 + self.n, dtype=np.int64)
-
 
 def particles_per_population(n_particles: int, n_populations: int) -> np.ndarray:
     """Simulation particles per population: an equal share each, the remainder to the first ones."""

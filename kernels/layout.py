@@ -12,7 +12,7 @@ STREAM_BRIDGE = 4
 STREAM_FILTER = 5      # filtration: the pore a particle meets and what happens there
 STREAM_ARRIVAL = 6     # filtration: when a particle reaches the membrane (share of the feed filtered by then)
 STREAM_MECHANICS = 7   # a vesicle's reduced volume, bending modulus, lysis tension (7, 8, 9)
-STREAM_DAMAGE = 10     # pellet compaction damage: one uniform per particle and step
+STREAM_DAMAGE = 10     # pellet compaction damage: one uniform per particle, stream 10 + (step << 8)
 
 # outcome of a centrifuge run for one particle
 SUPERNATANT = 0

@@ -84,13 +84,6 @@ def uniform_open(word):
     return (float(word) + 0.5) * TWO_POW_M32
 
 
-def uniforms_host(pid, step, draw, seed, stream):
-    """numpy: one uniform in (0, 1) per global particle id in the int array ``pid`` (the first word of
-    ``random_words``), for host-side draws that must not depend on how the particles are batched."""
-    w = random_words(np.asarray(pid, dtype=np.uint64), step, draw, seed, stream)[0]
-    return (w.astype(np.float64) + 0.5) * TWO_POW_M32
-
-
 @register_jitable
 def sincos_turns(u):
     """(sin 2 pi u, cos 2 pi u) for u in [0, 1), with absolute error below 1e-15.

@@ -76,3 +76,42 @@ def test_few_particles_per_population_warn():
     r = CliRunner().invoke(app, ["run", "duc_standard", "--sample", GOOD_SAMPLE, "-n", "80", "--backend", "cpu",
                                  "-q"])
     assert r.exit_code == 0 and "warning: -n: 10 simulation particles per population" in r.output, r.output
+
+
+SAMPLE = b"name: s\nvolume: 10 mL\nmedium: PBS\npopulations:\n  - {name: a, concentration: %s, diameter: %s, density: 1.1 g/mL}\n"
+SWEEP = b"name: s\nprotocol: duc_standard\nsample: msc_conditioned_medium\nparticles: 1000\nvary: %s\n"
+STEP = b"{kind: centrifuge, rotor: SW 41 Ti, rcf: 1000 g, duration: 1 h, keep: supernatant}"
+MORE = [  # (id, command, file content, words that must be in the one line)
+    ("sample duplicated key", "sample", b"name: s\nname: t\nvolume: 10 mL\nmedium: PBS\npopulations: []\n",
+     "line 2: not valid YAML: duplicated key 'name'"),
+    ("sample NUL bytes", "sample", b"name: s\x00\n", "NUL bytes"),
+    ("negative concentration", "sample", SAMPLE % (b"-1e9 /mL", b"100 nm"),
+     "populations[0]: concentration must be greater than zero"),
+    ("diameter without unit", "sample", SAMPLE % (b"1e9 /mL", b"100"),
+     "populations[0].diameter: expected a length with a unit"),
+    ("uniform min above max", "sample", SAMPLE % (b"1e9 /mL", b"{uniform: {min: 200 nm, max: 100 nm}}"),
+     "populations[0].diameter: uniform needs 0 < min < max"),
+    ("below absolute zero", "protocol", b"name: x\ntemperature: -300 degC\nsteps:\n  - " + STEP + b"\n",
+     "temperature: must be greater than zero"),
+    ("steps not a list", "protocol", b"name: x\nsteps: abc\n", "steps: Input should be a valid list"),
+    ("sweep path that does not exist", "sweep", SWEEP % b"\n  steps[9].duration: [1 h]", "there is no steps[9]"),
+    ("sweep field that does not exist", "sweep", SWEEP % b"\n  steps[3].colour: [red]", "steps[3].colour: unknown field"),
+    ("sweep range of no points", "sweep", SWEEP % b"\n  steps[3].duration: {from: 2 h, to: 1 h, num: 0}",
+     "vary.steps[3].duration.num: must be a positive integer"),
+    ("sweep varying nothing", "sweep", SWEEP % b"{}", "vary: name at least one dotted path"),
+]
+
+
+@pytest.mark.parametrize("kind, content, words", [c[1:] for c in MORE], ids=[c[0] for c in MORE])
+def test_more_malformed_files(tmp_path, kind, content, words):
+    path = tmp_path / "f.yaml"
+    path.write_bytes(content)
+    out = tmp_path / "out.h5"
+    args = {"sample": ["run", "duc_standard", "--sample", str(path), "-n", "100", "-o", str(out)],
+            "protocol": ["run", str(path), "--sample", GOOD_SAMPLE, "-n", "100", "-o", str(out)],
+            "sweep": ["sweep", str(path), "-o", str(out)]}[kind]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}") and words in lines[0], r.output
+    assert "Traceback" not in r.output and not out.exists()

@@ -304,3 +304,36 @@ def test_fractions_thinner_than_the_medium_resolution_warn(tmp_path, sample):
             update={"fractions": 200})]}), sample)[1]
     assert thin.warnings and "less than two cells" in thin.warnings[0]
     assert not plan_protocol(protocol(tmp_path), sample)[1].warnings
+
+
+def test_band_warning_where_the_table_cannot_resolve_a_band():
+    """A sanity guard (exosim.methods.gradient.band_warnings): a target band narrower than a cell of the medium
+    table, at a kink of the density profile, is warned about with its numbers; the same band on a straight profile,
+    or one the particles cannot reach in the run, is not. Band width: sigma^2 = kT / (V G omega^2 r) (Meselson,
+    Stahl & Vinograd 1957), computed here."""
+    import math
+    from types import SimpleNamespace
+
+    from exosim.config import CONSTANT, Distribution
+    from exosim.methods.gradient import band_warnings
+
+    d, rho_p, omega, temp = 100e-9, 1100.0, 4000.0, 277.15
+    pop = SimpleNamespace(name="ev", target=True, osmotic=None, density=Distribution(CONSTANT, rho_p, 0, 0, 0),
+                          diameter=Distribution(CONSTANT, d, 0, 0, 0))
+    sample = SimpleNamespace(populations=[pop, SimpleNamespace(**{**vars(pop), "target": False})])
+    grid = np.linspace(0.07, 0.15, 201)
+    cell = grid[1] - grid[0]
+    eta = np.full(grid.size, 2e-3)
+    r_iso = 0.11
+    linear = 1100.0 + 1000.0 * (grid - r_iso)                       # 1000 kg/m^4
+    kinked = np.where(grid < r_iso, 1100.0 + 200.0 * (grid - r_iso), linear)   # 200 above, 1000 below
+    start, long_run = (0.07, 0.072), 1e7
+    sigma = math.sqrt(1.380649e-23 * temp / (math.pi * d ** 3 / 6 * 1000.0 * omega ** 2 * r_iso))
+    assert sigma < cell
+    got = band_warnings("p.yaml: steps[0]", sample, None, grid, kinked, eta, omega, temp, start, long_run)
+    assert len(got) == 1, got  # the target population only
+    assert "populations[0] (ev) bands at 110.0 mm" in got[0] and f"({cell * 1e6:.0f} um)" in got[0]
+    assert f"{sigma * 1e6:.2g} um wide" in got[0] or f"{math.sqrt(1000 / 200) * sigma * 1e6:.2g} um wide" in got[0]
+    assert band_warnings("p", sample, None, grid, linear, eta, omega, temp, start, long_run) == []
+    # 40 mm at drift speeds below 1 um/s takes more than an hour: not reached in 10 s
+    assert band_warnings("p", sample, None, grid, kinked, eta, omega, temp, start, 10.0) == []

@@ -103,3 +103,11 @@ def test_max_memory_option_gives_the_same_results(tmp_path):
     refused = CliRunner().invoke(app, ["run", "sequential_filtration", "--sample", "msc_conditioned_medium",
                                        "-n", "2000", "--max-memory", "40 kB"])
     assert refused.exit_code == 2 and "steps[0] (filter) couples the particles" in refused.stderr
+
+
+def test_gpu_group_gives_the_fates_of_the_cpu(real_gpu, duc_whole):
+    """On a real GPU (benchmarks/gpu_check.sh): two members sharing it, each in its own thread, in double
+    precision, give the CPU's counts (a machine with two GPUs runs the same code with GPU(0), GPU(1))."""
+    from exosim.device import GPU
+    group = _run("duc_standard", 3000, batch=700, device=Group(GPU(0, precision=64), GPU(0, precision=64)))
+    _same(duc_whole, group)

@@ -275,17 +275,18 @@ def pellet_damage(dose, outcome, particles, tolerance, r_pellet: float, seed: in
     """Which kept pelleted vesicles are damaged by compaction: probability 1 - exp(-G / T), G the time in the pellet
     weighted by the force there relative to 100,000 x g, int omega^2 r_pellet / (g0 1e5) dt [s] (the kernel's dose
     times r_pellet / (g0 1e5)), T the population's pellet tolerance [s] (docs/physics.md: an assumed rate).
-    Uniforms from Philox keyed by (seed, STREAM_DAMAGE, particle id, step): the same on every device and in any
-    batch. Returns a device bool array."""
+    Computed on the device (no host round trip); uniforms from the sampling kernel, Philox keyed by (seed, the
+    step's damage stream, particle id): the same on every device and in any batch. Returns a device bool array."""
     import numpy as np
 
-    from ..kernels.philox import uniforms_host
+    from ..config import UNIFORM
 
     xp = device.xp
-    g = device.to_host(dose).astype(np.float64) * r_pellet / (geom.STANDARD_GRAVITY * PELLET_REFERENCE_RCF)
-    t = tolerance[device.to_host(particles.population)]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = -np.expm1(-np.where(np.isfinite(t), g / t, 0.0))
-    u = uniforms_host(particles.pid, step, 0, seed, K.STREAM_DAMAGE)
-    pelleted = device.to_host(outcome) == K.PELLET
-    return xp.asarray(pelleted & (u < p))
+    n = outcome.shape[0]
+    u = xp.empty(n, dtype=np.float64)
+    device.launch(device.kernels().sample, n, particles.pid0, seed, K.STREAM_DAMAGE + (step << 8), UNIFORM, 0.0, 1.0,
+                  0.0, 1.0, u)
+    g = dose.astype(np.float64) * (r_pellet / (geom.STANDARD_GRAVITY * PELLET_REFERENCE_RCF))
+    t = xp.asarray(tolerance)[particles.population]  # inf for rigid particles: g / inf = 0, no damage
+    p = -xp.expm1(-g / t)
+    return (outcome == K.PELLET) & (u < p)

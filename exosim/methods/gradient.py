@@ -36,6 +36,8 @@ LAMM_CELLS = 200     # cells of the medium's Lamm grid along the liquid column (
                      # 400 cells change the fraction densities of the bundled iodixanol protocol by < 0.1 kg/m^3)
 TABLE_ROWS = 97      # medium tables: rows (times) over the run, ends included
 SELF_FORMING_MIN_SPAN = 10.0  # kg/m^3: a uniform medium that forms less than this is warned about
+BAND_SLOPE_CHANGE = 0.25  # a band narrower than a table cell where the density gradient changes by more than this
+                          # from one cell to the next is warned about (band_warnings)
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,8 @@ def plan_gradient(index: int, step, volume: float, medium, ctx) -> GradientPlan:
         warnings.append(f"{src}: {where}: the uniform {gm.name} forms a gradient of only "
                         f"{span1 / 1000:.4f} g/mL over the tube in this run (at {geom.rcf(omega, rotor.r_avg):,.0f} g "
                         f"for {units.fmt(step.duration, 's', 'h')}); particles will hardly separate by density")
+    warnings.extend(band_warnings(f"{src}: {where}", ctx.sample, gm, grid, rho_t[-1], eta_t[-1], omega,
+                                  temperature, start, float(np.sum(segments[:, 0] * segments[:, 1])) / omega ** 2))
     label = step.name or f"{gm.name} gradient {geom.rcf(omega, rotor.r_avg):,.0f} g"
     return GradientPlan(
         index=index, label=label, kind=step.kind, rotor=rotor, omega=omega, duration=step.duration,
@@ -275,6 +279,72 @@ def _base(medium, ctx):
 
 
 BUFFER_OSMOLALITY = 0.290  # mol/kg: gradients made up in buffer (PBS-like), added to the solute's own osmolality
+
+
+def _central(dist) -> float:
+    """The central value of a config.Distribution: its value, mean, median or the middle of its range."""
+    from ..config import UNIFORM
+    return 0.5 * (dist.p1 + dist.p2) if dist.kind == UNIFORM else dist.p1
+
+
+def band_width(diameter: float, gradient: float, omega: float, radius: float, temperature: float) -> float:
+    """Standard deviation [m] of the isopycnic band of spheres of ``diameter`` [m] where the medium's density rises
+    by ``gradient`` [kg/m^4] at ``radius`` [m], ``omega`` [rad/s], ``temperature`` [K]: the Boltzmann distribution
+    in the linearised buoyancy V G omega^2 r (r - r_iso), sigma^2 = kB T / (V G omega^2 r), V = pi d^3 / 6
+    (Meselson, Stahl & Vinograd 1957, PNAS 43:581, eq. 6 with the molar mass written as a particle's volume times
+    its buoyant density gradient)."""
+    from ..physics.gradient_media import BOLTZMANN
+    volume = math.pi * diameter ** 3 / 6.0
+    return math.sqrt(BOLTZMANN * temperature / (volume * gradient * omega ** 2 * radius))
+
+
+def band_warnings(where: str, sample, gm, grid, rho, eta, omega, temperature, start, duration) -> list[str]:
+    """A sanity guard: for each target population that reaches its isopycnic band in the run (the final medium:
+    ``rho`` [kg/m^3], ``eta`` [Pa s] on ``grid`` [m]; Stokes drift from the loaded zone ``start`` (lo, hi) [m] at
+    ``omega`` [rad/s] for ``duration`` [s at full speed]), a warning when its band (``band_width`` at its central
+    size and banding density) is narrower than a cell of the medium table and sits where the density gradient
+    changes by more than BAND_SLOPE_CHANGE from one cell to the next (an interface, a cushion): there the table's
+    linear interpolation, not the medium, sets the band's position and width. A smooth gradient under a narrow
+    band is resolved (the kernel interpolates a locally linear profile; tests/test_gradient_physics.py,
+    test_band_does_not_depend_on_table_resolution)."""
+    from ..physics.gradient_media import lumen_water_fraction
+
+    if sample is None:
+        return []
+    out = []
+    cell = float(grid[1] - grid[0])
+    slope = np.diff(rho) / cell  # the gradient [kg/m^4] in each interval of the table
+    for i, pop in enumerate(sample.populations):
+        if not pop.target:
+            continue
+        rho_p = _central(pop.density)
+        if pop.osmotic is not None and gm.osmotic_rule != "constant":
+            water = lumen_water_fraction(rho_p, pop.osmotic.dry_density)
+            rho_p = float(banding_density(gm, rho_p, water, pop.osmotic.inactive_fraction, temperature))
+        inside = np.nonzero(rho >= rho_p)[0]
+        if inside.size == 0 or inside[0] == 0:
+            continue  # denser than all of the medium (pellets) or lighter than all of it (floats)
+        j = int(inside[0])  # the band lies in the interval (j - 1, j)
+        g = slope[j - 1]
+        if g <= 0:
+            continue
+        r_iso = float(np.interp(rho_p, rho[j - 1:j + 1], grid[j - 1:j + 1]))
+        d = _central(pop.diameter)
+        # time to drift from the far end of the loaded zone to the band's cell (Stokes, the final medium)
+        far = start[0] if abs(start[0] - r_iso) > abs(start[1] - r_iso) else start[1]
+        way = (grid > min(far, r_iso)) & (grid < max(far, r_iso)) & (np.abs(grid - r_iso) > cell)
+        speed = d * d * np.abs(rho_p - rho[way]) / (18.0 * eta[way]) * omega ** 2 * grid[way]
+        if np.sum(cell / speed) > duration:
+            continue  # it does not reach the band in this run (a rate-zonal separation)
+        sigma = band_width(d, g, omega, r_iso, temperature)
+        near = [slope[k] for k in (j - 2, j) if 0 <= k < slope.size]
+        change = max(abs(s - g) for s in near) / max(abs(g), *(abs(s) for s in near)) if near else 0.0
+        if sigma < cell and change > BAND_SLOPE_CHANGE:
+            out.append(f"{where}: populations[{i}] ({pop.name}) bands at {r_iso * 1e3:.1f} mm in a band "
+                       f"{sigma * 1e6:.2g} um wide (SD), narrower than a cell of the medium table "
+                       f"({cell * 1e6:.0f} um), where the density gradient changes by {100 * change:.0f} % from one "
+                       f"cell to the next: the band's position and width follow the table's resolution there")
+    return out
 
 
 def banding_density(gm, rho_iso, water_fraction, inactive_fraction, temperature, iterations=48):

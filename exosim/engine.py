@@ -150,11 +150,12 @@ class Run:
     weight: np.ndarray = None  # real particles per simulation particle, per population
 
 
-# what one simulation particle occupies on the device during a step: the state (diameter, density 8 + 8,
-# population 4, fate 1, fate step 2, position 8, fraction 2, mechanics 4 x 8) and a step's temporaries
-# (outcome 1, masks 4 x 1, dose 8, copies made by where() 8 + 2 + 1): what --max-memory divides by
-BYTES_PER_PARTICLE = 100
-DEFAULT_BATCH = 1 << 22  # particles per batch when no memory limit is given (about 0.4 GB at the rate above)
+# what one simulation particle occupies during a run, measured (benchmarks/memory.py: peak RSS of the DUC protocol
+# at 1e6 and 1e7 particles, float64, CPU): the state (diameter, density 8 + 8, population 4, fate 1, fate step 2,
+# position 8, fraction 2, mechanics 4 x 8) and a step's temporaries (outcome, masks, dose, uniforms, the copies
+# that where() makes): what --max-memory divides by
+BYTES_PER_PARTICLE = 180
+DEFAULT_BATCH = 1 << 22  # particles per batch when no memory limit is given (about 0.75 GB at the rate above)
 
 
 def coupled(plans) -> list:

@@ -141,11 +141,13 @@ def test_bad_sweeps_exit_2_before_any_work(tmp_path, edit, words):
     assert not out.exists() and not any((tmp_path / "o.h5.points").glob("*.nc"))
 
 
-def test_gpu_workers_give_the_cpu_numbers(tmp_path):
+def test_gpu_workers_give_the_cpu_numbers(tmp_path, monkeypatch):
     """--device gpu: one worker per GPU (the CUDA simulator here: one), pinned to it; the same numbers as the CPU
-    sweep (identical fates on both backends)."""
+    sweep (identical fates on both backends in the same precision: $EXOSIM_PRECISION, which the workers inherit,
+    sets both to float64)."""
     from conftest import cuda_device
     cuda_device()
+    monkeypatch.setenv("EXOSIM_PRECISION", "64")
     out = tmp_path / "gpu.h5"
     data = dict(SWEEP, particles=24, vary={"steps[3].duration": ["30 min", "2 h"]})
     path = write(tmp_path, data)

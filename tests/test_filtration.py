@@ -212,7 +212,7 @@ def test_cpu_and_cuda_give_the_same_fates(tmp_path):
             {"name": "protein", "concentration": "1e12 /mL", "diameter": "8 nm", "density": "1.35 g/mL"}]
     step = {"kind": "filter", "membrane": mem, "area": "1 cm**2", "pressure": "0.3 bar", "batches": 16,
             "pore_deposition": "5 %"}
-    ref = exosim.simulate(protocol(step), sample(pops, "1 mL"), n_particles=64, seed=9, device=exosim.CPU(),
+    ref = exosim.simulate(protocol(step), sample(pops, "1 mL"), n_particles=64, seed=9, device=exosim.CPU(precision=64),
                           keep_particles=True)
     got = exosim.simulate(protocol(step), sample(pops, "1 mL"), n_particles=64, seed=9, device=dev,
                           keep_particles=True)

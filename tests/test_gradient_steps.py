@@ -185,7 +185,7 @@ def test_cpu_and_cuda_give_the_same_positions(tmp_path, sample, rotor):
     text = GRADIENT.format(medium="iodixanol", layers=layers, load="top", duration="2 h", collect="top",
                            keep="{fractions: [7, 8, 9]}", extra="").replace("SW 41 Ti", rotor)
     prot = load_protocol(write(tmp_path, "p.yaml", text))
-    ref = simulate(prot, sample, n_particles=24, seed=5, device=CPU(), keep_particles=True)
+    ref = simulate(prot, sample, n_particles=24, seed=5, device=CPU(precision=64), keep_particles=True)
     got = simulate(prot, sample, n_particles=24, seed=5, device=dev, keep_particles=True)
     np.testing.assert_array_equal(got.particle_fate.values, ref.particle_fate.values)
     np.testing.assert_array_equal(got.fraction_count.values, ref.fraction_count.values)

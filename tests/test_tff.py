@@ -92,7 +92,7 @@ def test_cpu_and_cuda_give_the_same_fates(tmp_path):
                                    context={"rotors": ROTORS, "media": MEDIA, "membranes": load_membranes()})
     smp = Sample.model_validate({"name": "s", "volume": "100 mL", "medium": "PBS", "populations": pops},
                                 context={"media": MEDIA})
-    ref = exosim.simulate(prot, smp, n_particles=48, seed=2, device=exosim.CPU(), keep_particles=True)
+    ref = exosim.simulate(prot, smp, n_particles=48, seed=2, device=exosim.CPU(precision=64), keep_particles=True)
     got = exosim.simulate(prot, smp, n_particles=48, seed=2, device=dev, keep_particles=True)
     np.testing.assert_array_equal(got.particle_fate.values, ref.particle_fate.values)
 

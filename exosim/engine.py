@@ -41,7 +41,8 @@ class Particles:
     position: object = None   # radius [m] after a gradient spin (+inf: pellet; nan: mixed material, no position)
     fraction: object = None   # int16, gradient fraction of the last fractionation (-1: pellet or none)
     mechanics: object = None  # (n, layout.N_MECH) a vesicle's reduced volume, bending modulus [J], lysis tension
-                              # and area modulus [N/m]; NaN rows for rigid particles
+                              # and area modulus [N/m]; NaN rows for rigid particles; None when no step of the
+                              # protocol reads them (32 bytes a particle saved)
     pellet_tolerance: np.ndarray = None  # per population: pellet tolerance [s] of its vesicles (inf: rigid)
     pid0: int = 0             # global id of the first particle held here (ids pid0, pid0 + 1, ...)
 
@@ -70,10 +71,11 @@ def _spans(n_sim: np.ndarray, lo: int, hi: int):
 
 
 def sample_particles(sample: Sample, n_particles: int, seed: int, device, lo: int = 0,
-                     hi: int | None = None) -> Particles:
-    """Draw the diameter, density and mechanics of the particles with global ids [lo, hi) (default: all
-    ``n_particles``) from their populations' distributions, on ``device``. A particle's draws depend only on
-    (seed, its id), so any split of the ids into batches draws the same particles."""
+                     hi: int | None = None, mechanics: bool = True) -> Particles:
+    """Draw the diameter, density and (with ``mechanics``; else ``Particles.mechanics`` is None) the mechanics of
+    the particles with global ids [lo, hi) (default: all ``n_particles``) from their populations' distributions,
+    on ``device``. A particle's draws depend only on (seed, its id), so any split of the ids into batches draws
+    the same particles."""
     xp = device.xp
     n_sim = particles_per_population(n_particles, len(sample.populations))
     hi = int(n_sim.sum()) if hi is None else hi
@@ -94,19 +96,19 @@ def sample_particles(sample: Sample, n_particles: int, seed: int, device, lo: in
         p = next(p for p, i0, i1 in spans if bad[i0 - lo:i1 - lo].any())
         raise ConfigError(source_of(sample), f"populations[{p}]",
                           "the min/max bounds keep almost none of the distribution")
-    mechanics = xp.full((n, layout.N_MECH), np.nan)
-    scratch = xp.empty(n, dtype=np.float64)
+    mech_table = xp.full((n, layout.N_MECH), np.nan) if mechanics else None
+    scratch = xp.empty(n, dtype=np.float64) if mechanics else None
     for p, i0, i1 in spans:
         mech = sample.populations[p].mechanics
-        if mech is None:
+        if mech is None or not mechanics:
             continue
         a, b = i0 - lo, i1 - lo
         for col, dist in ((layout.M_REDUCED_VOLUME, mech.reduced_volume), (layout.M_BENDING, mech.bending_modulus),
                           (layout.M_LYSIS, mech.lysis_tension)):
             device.launch(sample_kernel, i1 - i0, i0, seed, layout.STREAM_MECHANICS + col, dist.kind, dist.p1,
                           dist.p2, dist.lo, dist.hi, scratch[a:b])
-            mechanics[a:b, col] = scratch[a:b]
-        mechanics[a:b, layout.M_AREA_MODULUS] = mech.area_modulus
+            mech_table[a:b, col] = scratch[a:b]
+        mech_table[a:b, layout.M_AREA_MODULUS] = mech.area_modulus
     population = np.empty(n, dtype=np.int32)
     for p, i0, i1 in spans:
         population[i0 - lo:i1 - lo] = p
@@ -115,7 +117,7 @@ def sample_particles(sample: Sample, n_particles: int, seed: int, device, lo: in
     tolerance = np.array([pop.mechanics.pellet_tolerance if pop.mechanics else np.inf for pop in sample.populations])
     return Particles(diameter, density, xp.asarray(population), xp.zeros(n, dtype=np.int8),
                      xp.full(n, -1, dtype=np.int16), n_sim, weight, xp.full(n, np.nan, dtype=real),
-                     xp.full(n, -1, dtype=np.int16), mechanics, tolerance, pid0=lo)
+                     xp.full(n, -1, dtype=np.int16), mech_table, tolerance, pid0=lo)
 
 
 def fate_counts(particles: Particles, device) -> np.ndarray:
@@ -151,11 +153,11 @@ class Run:
 
 
 # what one simulation particle occupies during a run, measured (benchmarks/memory.py: peak RSS of the DUC protocol
-# at 1e6 and 1e7 particles, float64, CPU): the state (diameter, density 8 + 8, population 4, fate 1, fate step 2,
-# position 8, fraction 2, mechanics 4 x 8) and a step's temporaries (outcome, masks, dose, uniforms, the copies
-# that where() makes): what --max-memory divides by
-BYTES_PER_PARTICLE = 180
-DEFAULT_BATCH = 1 << 22  # particles per batch when no memory limit is given (about 0.75 GB at the rate above)
+# at 1e6 and 1e7 particles, CPU: 95 bytes in float64, 78 in float32): the state (diameter, density 8 + 8,
+# population 4, fate 1, fate step 2, position 8, fraction 2; mechanics 4 x 8 more for protocols that filter) and a
+# step's temporaries (outcome, masks, dose, uniforms, the copies that where() makes): what --max-memory divides by
+BYTES_PER_PARTICLE = 100
+DEFAULT_BATCH = 1 << 22  # particles per batch when no memory limit is given (about 0.4 GB at the rate above)
 
 
 def coupled(plans) -> list:
@@ -199,8 +201,9 @@ def merge_extra(total: dict, extra: dict) -> dict:
 def _run_batch(protocol, sample, plans, n_particles, lo, hi, *, seed, device, max_step, brownian, chunk, progress,
                pellet_damage):
     """Particles [lo, hi) through every step on ``device``: (particles, [(counts, extra) per step])."""
+    mechanics = any(getattr(methods.method(p.kind), "USES_MECHANICS", False) for p in plans)
     with device.activate():
-        particles = sample_particles(sample, n_particles, seed, device, lo, hi)
+        particles = sample_particles(sample, n_particles, seed, device, lo, hi, mechanics=mechanics)
         if not pellet_damage:
             particles.pellet_tolerance = np.full_like(particles.pellet_tolerance, np.inf)
         out = []

@@ -87,21 +87,21 @@ def test_filtration_couples_particles():
 
 
 def test_max_memory_option_gives_the_same_results(tmp_path):
-    """``exosim run --max-memory``: a limit of 72 kB (400 particles) runs 2,000 particles in 5 batches with the
+    """``exosim run --max-memory``: a limit of 40 kB (400 particles) runs 2,000 particles in 5 batches with the
     recovery of one batch; with a filtration step it is refused with the step named."""
     from typer.testing import CliRunner
     from exosim.cli import app
 
     args = ["run", "duc_standard", "--sample", "msc_conditioned_medium", "-n", "2000", "-q"]
     whole = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "a.h5")])
-    batched = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "b.h5"), "--max-memory", "72 kB"])
+    batched = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "b.h5"), "--max-memory", "40 kB"])
     assert whole.exit_code == 0 and batched.exit_code == 0, batched.output
     import xarray as xr
     with xr.open_dataset(tmp_path / "a.h5") as a, xr.open_dataset(tmp_path / "b.h5") as b:
         np.testing.assert_array_equal(a.fate_count.values, b.fate_count.values)
         assert b.attrs["batches"] == 5 and a.attrs["batches"] == 1
     refused = CliRunner().invoke(app, ["run", "sequential_filtration", "--sample", "msc_conditioned_medium",
-                                       "-n", "2000", "--max-memory", "72 kB"])
+                                       "-n", "2000", "--max-memory", "40 kB"])
     assert refused.exit_code == 2 and "steps[0] (filter) couples the particles" in refused.stderr
 
 

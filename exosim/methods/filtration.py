@@ -41,6 +41,7 @@ from . import RunsNoRotor
 
 MAX_PORES = 1 << 16
 COUPLES_PARTICLES = True  # pores plug at the load of all particles: a run holds them all at once (engine)
+USES_MECHANICS = True     # reads Particles.mechanics (vesicles squeezing through pores)
 MIN_PORES = 64
 CAKE_PECLET = 1.0
 

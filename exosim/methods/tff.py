@@ -26,6 +26,9 @@ PORE_NODES = 32    # quadrature nodes over the truncated lognormal pore sizes
 LEVEQUE = 0.807   # k = 0.807 (gamma_w D^2 / L)^(1/3): Leveque's Sh = 1.62 (Re Sc d / L)^(1/3) with gamma_w = 8 u / d
 
 
+USES_MECHANICS = True  # reads Particles.mechanics (vesicles squeezing through pores, shear rupture)
+
+
 @dataclass(frozen=True)
 class TffPlan(RunsNoRotor):
     """Everything about a TFF step that does not depend on the particles. SI units."""

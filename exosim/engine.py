@@ -38,7 +38,8 @@ class Particles:
     fate_step: object         # int16, step that decided the fate (-1: still in the product)
     n_sim: np.ndarray         # simulation particles per population
     weight: np.ndarray        # real particles per simulation particle, per population
-    position: object = None   # radius [m] after a gradient spin (+inf: pellet; nan: mixed material, no position)
+    position: object = None   # radius [m] after a gradient spin (+inf: pellet; nan: no position), None outside a
+                              # gradient spin and the fractionation after it
     fraction: object = None   # int16, gradient fraction of the last fractionation (-1: pellet or none)
     mechanics: object = None  # (n, layout.N_MECH) a vesicle's reduced volume, bending modulus [J], lysis tension
                               # and area modulus [N/m]; NaN rows for rigid particles; None when no step of the
@@ -116,7 +117,7 @@ def sample_particles(sample: Sample, n_particles: int, seed: int, device, lo: in
     weight = np.array([pop.number_concentration * volume for pop in sample.populations]) / n_sim
     tolerance = np.array([pop.mechanics.pellet_tolerance if pop.mechanics else np.inf for pop in sample.populations])
     return Particles(diameter, density, xp.asarray(population), xp.zeros(n, dtype=np.int8),
-                     xp.full(n, -1, dtype=np.int16), n_sim, weight, xp.full(n, np.nan, dtype=real),
+                     xp.full(n, -1, dtype=np.int16), n_sim, weight, None,
                      xp.full(n, -1, dtype=np.int16), mech_table, tolerance, pid0=lo)
 
 
@@ -153,7 +154,7 @@ class Run:
 
 
 # what one simulation particle occupies during a run, measured (benchmarks/memory.py: peak RSS of the DUC protocol
-# at 1e6 and 1e7 particles, CPU: 95 bytes in float64, 78 in float32): the state (diameter, density 8 + 8,
+# at 1e6 and 1e7 particles, CPU: 90 bytes in float64, 72 in float32): the state (diameter, density 8 + 8,
 # population 4, fate 1, fate step 2, position 8, fraction 2; mechanics 4 x 8 more for protocols that filter) and a
 # step's temporaries (outcome, masks, dose, uniforms, the copies that where() makes): what --max-memory divides by
 BYTES_PER_PARTICLE = 100

@@ -147,7 +147,7 @@ def run_step(plan: FractionPlan, particles, device, **_) -> dict:
     size_counts = xp.bincount((key * (len(SIZE_BINS) - 1) + size_bin)[sel],
                               minlength=n_frac * n_pop * (len(SIZE_BINS) - 1))
     pellet = xp.bincount(particles.population[active & (idx < 0)], minlength=n_pop)
-    particles.position = xp.full_like(particles.position, np.nan)
+    particles.position = None  # consumed: the kept material is mixed
     return {"fraction_counts": device.to_host(counts).reshape(n_frac, n_pop),
             "fraction_size_counts": device.to_host(size_counts).reshape(n_frac, n_pop, len(SIZE_BINS) - 1),
             "pellet_counts": device.to_host(pellet)}

@@ -480,4 +480,5 @@ def run_step(plan: GradientPlan, particles, device, *, seed: int, temperature: f
                               density, active, seed=seed, step=plan.index, pid0=particles.pid0, chunk=chunk, progress=progress,
                               geo_table=geometry_table(plan.column, plan.grid, plan.start))
     pelleted = (outcome == K.PELLET) | (outcome == K.PELLET_LOST)
-    particles.position = xp.where(active, xp.where(pelleted, np.inf, pos), particles.position)
+    before = particles.position if particles.position is not None else xp.full(pos.shape[0], np.nan, dtype=pos.dtype)
+    particles.position = xp.where(active, xp.where(pelleted, np.inf, pos), before)

@@ -29,11 +29,17 @@ def simulate(protocol: Protocol, sample: Sample, n_particles: int = 100_000, see
         batch: most particles held on a device at once (default ``engine.DEFAULT_BATCH``); more go through in
             batches, with the same fates (not for protocols with dead-end filtration, which couple particles).
         progress: callable(step_index, particles_done) called after every chunk.
-        keep_particles: also return per-particle arrays (dimension ``particle``: ``particle_diameter``,
+        keep_particles: also return per-particle arrays (all particles are then held at once: ValueError for a
+            device group, and after the run for an explicit ``batch`` below ``n_particles``) (dimension ``particle``: ``particle_diameter``,
             ``particle_density``, ``particle_population``, ``particle_fate``, ``particle_fate_step``); a results
             file stores them in its group ``particles``.
     """
     device = device or auto_select()
+    if keep_particles:
+        if hasattr(device, "members") and len(device.members) > 1:
+            raise ValueError("keep_particles needs one device: a group's devices each keep only their batches' "
+                             "counts")
+        batch = n_particles if batch is None else batch  # all at once, unless asked otherwise
     run = run_protocol(protocol, sample, n_particles=n_particles, seed=seed, device=device, max_step=max_step,
                        brownian=brownian, chunk=chunk, progress=progress, batch=batch)
     ds = to_dataset(run)

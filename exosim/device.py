@@ -26,9 +26,13 @@ PRECISION_ENV = "EXOSIM_PRECISION"
 
 
 def default_precision(device_default: int) -> int:
-    """``$EXOSIM_PRECISION`` (32 or 64) when set, else the device's own default."""
+    """``$EXOSIM_PRECISION`` (32 or 64) when set, else the device's own default; ValueError for another value."""
     value = os.environ.get(PRECISION_ENV, "").strip()
-    return int(value) if value in ("32", "64") else device_default
+    if not value:
+        return device_default
+    if value not in ("32", "64"):
+        raise ValueError(f"${PRECISION_ENV} must be 32 or 64 (bits), got {value!r}")
+    return int(value)
 
 
 def _check_precision(bits):
@@ -133,6 +137,8 @@ class GPU(_Precision):
             n = len(_cuda().require().gpus)
             if not 0 <= self.id < n:
                 raise RuntimeError(f"cannot use GPU({self.id}): this machine has {n} GPU(s)")
+        elif self.id != 0:
+            raise RuntimeError(f"cannot use GPU({self.id}): the CUDA simulator has one GPU, GPU(0)")
 
     @property
     def simulated(self) -> bool:
@@ -180,15 +186,26 @@ class GPU(_Precision):
 
 @dataclass(frozen=True)
 class Group:
-    """Several devices that share a run: the engine gives each one batches of particles in turn, in a thread of
-    its own. Only aggregates come back, so the fates do not depend on how many devices there are."""
+    """Several devices that share a run: the engine gives each one batches of particles in turn -- real GPUs at
+    once, each in a thread of its own; CPUs and the CUDA simulator one after the other (numba's parallel CPU loops
+    and the simulator are not safe to enter from several threads). Only aggregates come back, so the fates do not
+    depend on how many devices there are. The members share one backend and one precision."""
 
     members: tuple
 
     def __init__(self, *members):
         if not members:
             raise ValueError("a device group needs at least one device")
+        kinds = {(m.backend, m.precision) for m in members}
+        if len(kinds) > 1:
+            raise ValueError("the devices of a group must share one backend and one precision, got "
+                             + ", ".join(f"{b} float{p}" for b, p in sorted(kinds)))
         object.__setattr__(self, "members", tuple(members))
+
+    @property
+    def concurrent(self) -> bool:
+        """True when the members may run at once (real GPUs)."""
+        return self.backend == "cuda" and not self.members[0].simulated
 
     @property
     def backend(self) -> str:

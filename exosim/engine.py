@@ -226,7 +226,7 @@ def run_protocol(protocol: Protocol, sample: Sample, *, n_particles: int, seed: 
 
     ``batch``: most particles on a device at once (default ``DEFAULT_BATCH``); more go through in batches of
     consecutive ids, with the same fate counts. ``device`` may be a ``device.Group``: its devices take batches
-    in parallel. A protocol with a step that couples particles (filtration) runs as one batch on one device; an
+    (real GPUs in parallel, each in its own thread: ``progress`` is then called from those threads). A protocol with a step that couples particles (filtration) runs as one batch on one device; an
     explicit ``batch`` below the particle count is then a ValueError.
     """
     if not 0 <= seed <= SEED_MAX:
@@ -243,17 +243,20 @@ def run_protocol(protocol: Protocol, sample: Sample, *, n_particles: int, seed: 
     if len(bounds) == 1:
         particles, out = _run_batch(protocol, sample, plans, n_particles, 0, n, device=members[0], **common)
     else:
-        particles, out = None, _run_batches(protocol, sample, plans, n_particles, bounds, members, common)
+        concurrent = len(members) > 1 and getattr(device, "concurrent", False)
+        particles, out = None, _run_batches(protocol, sample, plans, n_particles, bounds, members, common,
+                                            concurrent)
     weight = np.array([pop.number_concentration * sample.volume for pop in sample.populations]) / n_sim
-    run = Run(protocol, sample, particles, seed=seed, device=members[0] if len(members) == 1 else device,
+    run = Run(protocol, sample, particles, seed=seed, device=members[0] if len(bounds) == 1 else device,
               settings=settings, n_sim=n_sim, weight=weight)
     run.steps = [StepRecord(plan, counts, extra) for plan, (counts, extra) in zip(plans, out)]
     return run
 
 
-def _run_batches(protocol, sample, plans, n_particles, bounds, members, common) -> list:
-    """Every batch through the protocol, on the devices in ``members`` at once (one thread each, taking the next
-    batch when done); per step, the summed counts and merged aggregates."""
+def _run_batches(protocol, sample, plans, n_particles, bounds, members, common, concurrent=False) -> list:
+    """Every batch through the protocol, on the devices in ``members``: with ``concurrent``, at once (one thread
+    each, taking the next batch when done; kernels loaded beforehand in this thread), else one after the other;
+    per step, the summed counts and merged aggregates."""
     import queue
     import threading
 
@@ -273,9 +276,12 @@ def _run_batches(protocol, sample, plans, n_particles, bounds, members, common) 
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 errors.append(exc)
 
-    if len(members) == 1:
-        work(members[0])
+    if not concurrent:
+        for dev in members:
+            work(dev)
     else:
+        for dev in members:
+            dev.kernels()  # load (and specialise) the kernel modules once, before the threads
         threads = [threading.Thread(target=work, args=(dev,), daemon=True) for dev in members]
         for t in threads:
             t.start()

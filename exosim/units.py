@@ -267,7 +267,10 @@ def parse_memory(value: str) -> float:
     m = _MEMORY.match(str(value))
     if m is None or (m.group(2) or "").lower() == "ki" and m.group(2) != "Ki":
         raise ValueError(f"expected an amount of memory (such as '8 GiB' or '500 MB'), got {value!r}")
-    return float(m.group(1)) * _MEMORY_PREFIX[m.group(2)]
+    out = float(m.group(1)) * _MEMORY_PREFIX[m.group(2)]
+    if not math.isfinite(out):
+        raise ValueError(f"expected an amount of memory with a finite value, got {value!r}")
+    return out
 
 
 _RCF = re.compile(r"^\s*([0-9][0-9,]*\.?[0-9]*(?:[eE][+-]?[0-9]+)?)\s*(?:x|×)?\s*g\s*$")

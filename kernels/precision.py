@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import math  # noqa: F401  (the rewritten modules' math.pi)
 import sys
+import threading
 import types
 from pathlib import Path
 
@@ -75,10 +76,23 @@ class SinglePrecision(ast.NodeTransformer):
         return node
 
 
+_BUILD = threading.Lock()
+_built = None  # the complete package, once built
+
+
 def _single_package():
-    """The package ``exosim.kernels.f32`` with every specialised module rewritten and loaded (once)."""
-    if SINGLE_PACKAGE in sys.modules:
-        return sys.modules[SINGLE_PACKAGE]
+    """The package ``exosim.kernels.f32`` with every specialised module rewritten and loaded (once; threads that
+    ask while it is built wait for it: the package is in sys.modules before its modules, for their imports)."""
+    global _built
+    if _built is not None:
+        return _built
+    with _BUILD:
+        if _built is None:
+            _built = _build_single_package()
+    return _built
+
+
+def _build_single_package():
     parent = sys.modules[PACKAGE]
     pkg = types.ModuleType(SINGLE_PACKAGE, "float32 specialisation of the step kernels (kernels/precision.py)")
     pkg.__path__ = []

@@ -152,6 +152,7 @@ def test_residual_volume_larger_than_the_liquid(tmp_path):
     (["--max-memory", "8 kg"], "an amount of memory"),
     (["--max-memory", "80 %"], "an amount of memory"),
     (["--max-memory", "50 B"], "holds no particle"),
+    (["--max-memory", "1e400 B"], "a finite value"),
     (["--max-memory", "10 kB", "--save-particles"], "--save-particles"),
 ])
 def test_bad_options(tmp_path, args, needle):

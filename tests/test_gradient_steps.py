@@ -337,3 +337,15 @@ def test_band_warning_where_the_table_cannot_resolve_a_band():
     assert band_warnings("p", sample, None, grid, linear, eta, omega, temp, start, long_run) == []
     # 40 mm at drift speeds below 1 um/s takes more than an hour: not reached in 10 s
     assert band_warnings("p", sample, None, grid, kinked, eta, omega, temp, start, 10.0) == []
+
+
+def test_float32_positions_on_the_meniscus_fall_in_the_top_fraction():
+    """The kernel clamps a position to the meniscus in its own precision; float32 may round the meniscus radius
+    below the float64 edge. Such a position is still in the top fraction, not the pellet (-1)."""
+    from exosim.methods.fractionate import fraction_edges, fraction_of
+
+    r_men, r_bot = 0.0700000003, 0.15
+    assert float(np.float32(r_men)) < r_men and float(np.float32(r_bot)) != r_bot
+    edges = fraction_edges(r_men, r_bot, 10)
+    pos = np.array([np.float32(r_men), np.float32(r_bot), np.float32(0.1), np.inf, np.nan], dtype=np.float32)
+    np.testing.assert_array_equal(fraction_of(pos, edges), [0, 9, int((0.1 - r_men) / (r_bot - r_men) * 10), -1, -1])

@@ -149,3 +149,11 @@ def test_cuda_float32_kernels_run_in_the_simulator():
     se = np.sqrt(ref.recovery_stderr.values ** 2 + got.recovery_stderr.values ** 2)
     assert np.all(np.abs(got.recovery.values - ref.recovery.values) <= 4 * se + 1.0 / 20)
     assert re.search(r"float32", got.attrs["device"])
+
+
+def test_bad_precision_environment_is_one_line(tmp_path):
+    out = tmp_path / "r.h5"
+    result = CliRunner().invoke(app, ["run", "duc_standard", "--sample", "msc_conditioned_medium", "-n", "200", "-q",
+                                      "--backend", "cpu", "-o", str(out)], env={"EXOSIM_PRECISION": "16"})
+    assert result.exit_code == 2 and "$EXOSIM_PRECISION must be 32 or 64" in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()

@@ -111,3 +111,40 @@ def test_gpu_group_gives_the_fates_of_the_cpu(real_gpu, duc_whole):
     from exosim.device import GPU
     group = _run("duc_standard", 3000, batch=700, device=Group(GPU(0, precision=64), GPU(0, precision=64)))
     _same(duc_whole, group)
+
+
+def test_group_members_share_backend_and_precision():
+    with pytest.raises(ValueError, match="one backend and one precision"):
+        Group(CPU(precision=64), CPU(precision=32))
+
+
+def test_keep_particles_holds_every_particle_or_refuses_before_running(monkeypatch):
+    """``simulate(keep_particles=True)`` runs one batch whatever the default batch size; on a device group it
+    refuses before any simulation."""
+    import exosim
+    from exosim import engine
+    monkeypatch.setattr(engine, "DEFAULT_BATCH", 500)
+    prot = load_protocol("duc_standard")
+    ds = exosim.simulate(prot, SAMPLE, n_particles=1200, seed=3, device=CPU(), keep_particles=True)
+    assert ds.sizes["particle"] == 1200 and ds.attrs["batches"] == 1
+    with pytest.raises(ValueError, match="keep_particles needs one device"):
+        exosim.simulate(prot, SAMPLE, n_particles=1200, device=Group(CPU(), CPU()), keep_particles=True)
+
+
+def test_float32_kernels_load_once_from_several_threads():
+    """The float32 package is built under a lock: threads that ask at once all get the complete package (a fresh
+    process, where it has not been built yet)."""
+    import subprocess
+    import sys
+    code = (
+        "import threading\n"
+        "from exosim.kernels import precision\n"
+        "got = []\n"
+        "def ask():\n"
+        "    got.append(precision.step_module('cpu', 32).spin_swinging)\n"
+        "ts = [threading.Thread(target=ask) for _ in range(8)]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+        "assert len(got) == 8 and len({id(g) for g in got}) == 1, got\n"
+        "print('ok')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]

@@ -56,13 +56,13 @@ def fraction_edges(r_meniscus: float, r_bottom: float, n: int, from_top: bool = 
 
 def fraction_of(position, edges: np.ndarray, xp=np):
     """Fraction index of each radius [m] (device array) for ``edges`` in collection order; -1 for a particle in the
-    pellet (position beyond the bottom, stored as +inf) or not positioned (nan)."""
+    pellet (position beyond the bottom, stored as +inf) or not positioned (nan). A finite position is in the liquid
+    column: the kernel keeps it between the meniscus and the bottom, which float32 may round to either side of
+    the float64 edges, so the outer edges are not compared."""
     n = edges.shape[0] - 1
     asc = np.sort(np.asarray(edges, dtype=np.float64))
-    hi = asc[-1]
     idx = xp.searchsorted(xp.asarray(asc[1:-1]), xp.nan_to_num(position, nan=-np.inf, posinf=-np.inf),
                           side="right").astype(np.int64)
-    idx = xp.where((position >= asc[0]) & (position <= hi), idx, -1)
     if edges[0] > edges[-1]:  # collected from the bottom
         idx = xp.where(idx >= 0, n - 1 - idx, idx)
     return xp.where(xp.isfinite(position), idx, -1)

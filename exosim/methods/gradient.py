@@ -334,7 +334,9 @@ def band_warnings(where: str, sample, gm, grid, rho, eta, omega, temperature, st
         far = start[0] if abs(start[0] - r_iso) > abs(start[1] - r_iso) else start[1]
         way = (grid > min(far, r_iso)) & (grid < max(far, r_iso)) & (np.abs(grid - r_iso) > cell)
         speed = d * d * np.abs(rho_p - rho[way]) / (18.0 * eta[way]) * omega ** 2 * grid[way]
-        if np.sum(cell / speed) > duration:
+        with np.errstate(divide="ignore"):  # a cell of the particle's own density: it stops there (inf)
+            reach = float(np.sum(cell / speed))
+        if reach > duration:
             continue  # it does not reach the band in this run (a rate-zonal separation)
         sigma = band_width(d, g, omega, r_iso, temperature)
         near = [slope[k] for k in (j - 2, j) if 0 <= k < slope.size]

@@ -56,6 +56,13 @@ def _device(backend: str, n: int, sample, precision: int | None = None):
         raise Fail(f"--backend: {exc}") from None
 
 
+def _precision(bits: int | None) -> int | None:
+    """``--precision``, checked: 32, 64 or None (the device's default); Fail otherwise."""
+    if bits not in (None, 32, 64):
+        raise Fail(f"--precision: must be 32 or 64 (bits), got {bits}")
+    return bits
+
+
 def _batch(max_memory: str | None) -> int | None:
     """Particles per batch that ``--max-memory`` allows (None: the engine's default); Fail when it holds none."""
     if max_memory is None:
@@ -267,10 +274,8 @@ def run(
         if threads is not None and not 1 <= threads <= (os.cpu_count() or 1):
             raise Fail(f"--threads: must be from 1 to {os.cpu_count()}, got {threads}")
         batch = _batch(max_memory)
-        if precision not in (None, 32, 64):
-            raise Fail(f"--precision: must be 32 or 64 (bits), got {precision}")
         prot, samp, plans = _load(protocol, sample)
-        dev = _device(backend, n, samp, precision)
+        dev = _device(backend, n, samp, _precision(precision))
         if threads is not None:
             if dev.backend != "cpu":
                 raise Fail("--threads: applies to the CPU backend only")
@@ -388,6 +393,8 @@ def crosscheck(
     density_classes: int = typer.Option(4, "--density-classes", help="PDE: density classes per population"),
     cells: int = typer.Option(400, "--cells", help="PDE: finite-volume cells along the tube"),
     backend: str = typer.Option("auto", "--backend", help="Monte Carlo backend: auto, cpu, cuda or cuda:N"),
+    precision: Optional[int] = typer.Option(None, "--precision", help="32 or 64-bit kernels (default: 64 on the "
+                                            "CPU, 32 on a GPU)"),
 ):
     """Recovery of every population by two independent solvers: the Monte Carlo, and the Lamm equation (a PDE of
     concentrations, docs/physics.md). Swinging-bucket centrifuge and wash steps only."""
@@ -408,7 +415,7 @@ def crosscheck(
             pde.check_covered(plans)
         except pde.NotCovered as exc:
             raise Fail(f"{protocol}: {exc}") from None
-        dev = _device(backend, n, samp)
+        dev = _device(backend, n, samp, _precision(precision))
     except ConfigError as exc:
         _fail(str(exc))
     except Fail as exc:
@@ -450,6 +457,8 @@ def compare(
     n: int = typer.Option(20_000, "-n", "--particles", help="simulation particles per protocol"),
     seed: int = typer.Option(0, "--seed", help="random seed, 0 to 4294967295"),
     backend: str = typer.Option("auto", "--backend", help="auto, cpu, cuda or cuda:N"),
+    precision: Optional[int] = typer.Option(None, "--precision", help="32 or 64-bit kernels (default: 64 on the "
+                                            "CPU, 32 on a GPU)"),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="comparison file (.h5) and a figure next to it"),
 ):
     """Run several protocols on the same sample and print the table method reviews use: recovery, purity, what
@@ -480,7 +489,7 @@ def compare(
             for p in plans_:
                 for line in getattr(p, "warnings", ()):
                     _console(stderr=True).print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
-        dev = _device(backend, n, samp)
+        dev = _device(backend, n, samp, _precision(precision))
     except ConfigError as exc:
         _fail(str(exc))
     except Fail as exc:

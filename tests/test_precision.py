@@ -157,3 +157,10 @@ def test_bad_precision_environment_is_one_line(tmp_path):
                                       "--backend", "cpu", "-o", str(out)], env={"EXOSIM_PRECISION": "16"})
     assert result.exit_code == 2 and "$EXOSIM_PRECISION must be 32 or 64" in result.stderr, result.output
     assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+@pytest.mark.parametrize("command", [["compare", "duc_standard", "dguc_iodixanol"], ["crosscheck", "duc_standard"]])
+def test_compare_and_crosscheck_take_the_precision(command):
+    result = CliRunner().invoke(app, [*command, "--sample", "msc_conditioned_medium", "-n", "400", "--precision",
+                                      "16"])
+    assert result.exit_code == 2 and "--precision: must be 32 or 64" in result.stderr, result.output

@@ -38,7 +38,6 @@ FOLDER = Path(__file__).resolve().parent
 SPECIALISED = ("philox", "formulas", "spin", "gradient", "cpu", "gpu")
 # modules the rewritten ones import as they are (float64 kernels that are not specialised, plain constants)
 SHARED = ("layout", "cache", "_cuda", "precision", "sampling", "filtration")
-REAL = {32: np.float32, 64: np.float64}
 
 wide = np.float64  # a value kept in double precision in both specialisations
 

@@ -164,3 +164,27 @@ def test_compare_and_crosscheck_take_the_precision(command):
     result = CliRunner().invoke(app, [*command, "--sample", "msc_conditioned_medium", "-n", "400", "--precision",
                                       "16"])
     assert result.exit_code == 2 and "--precision: must be 32 or 64" in result.stderr, result.output
+
+
+def test_a_failed_float32_build_leaves_nothing_behind():
+    """A rewrite that fails half-way (here: a module that does not exist) raises its own error and removes every
+    module of the half-built package, so that a later build starts clean and succeeds (fresh process)."""
+    import subprocess
+    import sys
+    code = (
+        "import sys\n"
+        "from exosim.kernels import precision\n"
+        "before = set(sys.modules)\n"
+        "good = precision.SPECIALISED\n"
+        "precision.SPECIALISED = ('philox', 'formulas', 'no_such_module')\n"
+        "try:\n"
+        "    precision.step_module('cpu', 32)\n"
+        "except FileNotFoundError:\n"
+        "    pass\n"
+        "assert not [k for k in sys.modules if k.startswith(precision.SINGLE_PACKAGE)], 'left behind'\n"
+        "assert before <= set(sys.modules), 'removed modules it did not add'\n"
+        "precision.SPECIALISED = good\n"
+        "assert precision.step_module('cpu', 32).spin_swinging is not None\n"
+        "print('ok')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]

@@ -56,6 +56,20 @@ def _device(backend: str, n: int, sample, precision: int | None = None):
         raise Fail(f"--backend: {exc}") from None
 
 
+def _open_results(path: Path):
+    """A results file, loaded into memory (xarray Dataset); Fail when it is missing or not netCDF/HDF5."""
+    import xarray as xr
+
+    if not path.is_file():
+        raise Fail(f"{path}: no such file")
+    try:
+        ds = xr.open_dataset(path, engine="h5netcdf")
+        ds.load()
+    except Exception as exc:
+        raise Fail(f"{path}: cannot read it as an exosim results file ({type(exc).__name__})") from None
+    return ds
+
+
 def _precision(bits: int | None) -> int | None:
     """``--precision``, checked: 32, 64 or None (the device's default); Fail otherwise."""
     if bits not in (None, 32, 64):
@@ -336,17 +350,10 @@ def _replay(path: Path, backend: str) -> None:
     import tempfile
 
     import numpy as np
-    import xarray as xr
 
     from . import config, device as devices, engine, results
     try:
-        if not path.is_file():
-            raise Fail(f"{path}: no such file")
-        try:
-            ds = xr.open_dataset(path, engine="h5netcdf")
-            ds.load()
-        except Exception as exc:
-            raise Fail(f"{path}: cannot read it as an exosim results file ({type(exc).__name__})") from None
+        ds = _open_results(path)
         if not ds.attrs.get("protocol_yaml") or not ds.attrs.get("sample_yaml"):
             raise Fail(f"{path}: protocol_yaml: the file does not hold its configs (written by an older exosim, or "
                        f"from configs built in Python)")
@@ -568,18 +575,11 @@ def dose(
 ):
     """What a production run needs for one clinical dose: litres of conditioned medium, protocol executions,
     rotor runs, instrument hours, and with a cell density and secretion rate, cells and days."""
-    import xarray as xr
     import yaml
 
     from . import config, dose as dosing, units
     try:
-        if not results_file.is_file():
-            raise Fail(f"{results_file}: no such file")
-        try:
-            ds = xr.open_dataset(results_file, engine="h5netcdf")
-            ds.load()
-        except Exception as exc:
-            raise Fail(f"{results_file}: cannot read it as an exosim results file ({type(exc).__name__})") from None
+        ds = _open_results(results_file)
         if "product_count" not in ds or "config" not in ds.attrs:
             raise Fail(f"{results_file}: product_count: not an exosim results file")
         source = None
@@ -812,15 +812,11 @@ def plot(
     """Figure of a results file: recovery per population, and what each step passes on; with a gradient, a second
     figure of the tube (medium density against depth, every population across the fractions); with filtrations,
     one of flux and pressure against time with Hermia's blocking exponent."""
-    import xarray as xr
     from .plot import filtration_figure, gradient_figure, recovery_figure, sweep_figure
-    if not results_file.is_file():
-        _fail(f"{results_file}: no such file")
     try:
-        ds = xr.open_dataset(results_file, engine="h5netcdf")
-        ds.load()
-    except Exception as exc:  # not a results file
-        _fail(f"{results_file}: cannot read it as an exosim results file ({type(exc).__name__})")
+        ds = _open_results(results_file)
+    except Fail as exc:
+        _fail(str(exc))
     if "recovery" not in ds:
         _fail(f"{results_file}: recovery: not an exosim results file")
     out = out or results_file.with_suffix(".png")

@@ -83,3 +83,11 @@ def precision_bits(request, monkeypatch):
     bits = getattr(request, "param", None) or run_precision()
     monkeypatch.setenv(devices.PRECISION_ENV, str(bits))
     return bits
+
+
+def run_fresh(code: str) -> None:
+    """Run ``code`` in a fresh Python process (nothing of exosim imported yet); it must print 'ok' and exit 0."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]

@@ -169,8 +169,7 @@ def test_compare_and_crosscheck_take_the_precision(command):
 def test_a_failed_float32_build_leaves_nothing_behind():
     """A rewrite that fails half-way (here: a module that does not exist) raises its own error and removes every
     module of the half-built package, so that a later build starts clean and succeeds (fresh process)."""
-    import subprocess
-    import sys
+    from conftest import run_fresh
     code = (
         "import sys\n"
         "from exosim.kernels import precision\n"
@@ -186,5 +185,4 @@ def test_a_failed_float32_build_leaves_nothing_behind():
         "precision.SPECIALISED = good\n"
         "assert precision.step_module('cpu', 32).spin_swinging is not None\n"
         "print('ok')\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
+    run_fresh(code)

@@ -137,8 +137,7 @@ def test_keep_particles_holds_every_particle_or_refuses_before_running(monkeypat
 def test_float32_kernels_load_once_from_several_threads():
     """The float32 package is built under a lock: threads that ask at once all get the complete package (a fresh
     process, where it has not been built yet)."""
-    import subprocess
-    import sys
+    from conftest import run_fresh
     code = (
         "import threading\n"
         "from exosim.kernels import precision\n"
@@ -149,5 +148,4 @@ def test_float32_kernels_load_once_from_several_threads():
         "[t.start() for t in ts]; [t.join() for t in ts]\n"
         "assert len(got) == 8 and len({id(g) for g in got}) == 1, got\n"
         "print('ok')\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
+    run_fresh(code)

@@ -144,14 +144,15 @@ def summary_lines(s) -> list[str]:
         f"particles per ug protein: {ppug:.3g} ± {ppug_err:.2g}   (Webber & Clayton 2013: >3e10 high purity, "
         f"<1.5e9 impure)",
         f"protein in product: {float(s['protein_ug']):.3g} ug   product volume: "
-        f"{units.fmt_volume(float(s['product_volume']))}   time in centrifuge: "
+        f"{units.fmt_volume(float(s['product_volume']))}   process time: "
         f"{units.fmt(float(s['process_time']), 's', 'h')}",
     ]
 
 
-def steps_table(plans, passed_on: list[str] | None = None) -> Table:
+def steps_table(plans, passed_on: list[str] | None = None, times=None) -> Table:
     """Rich table of the steps from their plans (``methods.plan_protocol``); after a run, ``passed_on`` gives
-    per step the share of the target population(s) passed on (:func:`target_passed_on`)."""
+    per step the share of the target population(s) passed on (:func:`target_passed_on`) and ``times`` each
+    step's measured process time [s] (a filtration's flux is known only after it ran)."""
     from rich.table import Table
 
     from . import units
@@ -167,7 +168,7 @@ def steps_table(plans, passed_on: list[str] | None = None) -> Table:
         row = [str(i), p.label, p.rotor.name if spins else "-", f"{p.rcf_avg:,.0f}" if spins else "-",
                f"{p.rpm:,.0f}" if spins else "-", units.fmt_time(p.duration) if spins else "-",
                str(p.tubes), str(p.runs) if spins else "-", units.fmt(p.liquid_per_tube, "m**3", "mL"),
-               p.medium.name, units.fmt_time(p.process_time)]
+               p.medium.name, units.fmt_time(p.process_time if times is None else float(times[i]))]
         if passed_on is not None:
             row.append(passed_on[i])
         t.add_row(*row)
@@ -329,7 +330,7 @@ def run(
         console.print(results_table(summary))
         for line in summary_lines(summary):
             console.print(line, highlight=False)
-        console.print(steps_table(plans, target_passed_on(summary)))
+        console.print(steps_table(plans, target_passed_on(summary), summary["step_time"]))
         if "fraction_density" in summary:
             console.print(fractions_table(summary))
     if out is not None:  # xarray is imported only here

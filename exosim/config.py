@@ -3,6 +3,8 @@ SI floats after validation; bad input stops here with one line naming the file, 
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -177,7 +179,26 @@ class Membrane(Strict):
                                       "pore_diameter (microfiltration)")
         if self.kind == "track_etch" and self.mwco is not None:
             raise _FieldError("mwco", "a track-etched membrane is rated by pore_diameter, not mwco")
+        porosity = self.porosity()
+        if porosity is not None and porosity >= 1.0:
+            field = "pore_density" if self.pore_density is not None else "permeability"
+            raise _FieldError(field, f"pores of {units.fmt(self.pore_diameter, 'm', 'nm')} (gsd {self.pore_gsd:g}) "
+                                     f"would cover {100 * porosity:,.0f} % of the membrane; the open area N pi <r^2> "
+                                     f"must be below 100 % (pores larger than the membrane allows)")
         return self
+
+    def porosity(self) -> float | None:
+        """Open area share N pi <r^2> of a membrane rated by pore_diameter (lognormal moments: <r^2> = r_med^2
+        e^(2 s^2), <r^4> = r_med^4 e^(8 s^2), s = ln gsd; a polymeric membrane's N = 8 eta_w L L_p / (pi <r^4>)
+        from its permeability, eta_w water at 20 degC); None for one rated by mwco."""
+        if self.pore_diameter is None:
+            return None
+        s2 = math.log(self.pore_gsd) ** 2
+        r2 = (0.5 * self.pore_diameter) ** 2 * math.exp(2 * s2)
+        if self.pore_density is not None:
+            return self.pore_density * math.pi * r2
+        r4 = (0.5 * self.pore_diameter) ** 4 * math.exp(8 * s2)
+        return 8.0 * 1.0016e-3 * self.thickness * self.permeability / r4 * r2
 
 
 # ---------------------------------------------------------------- samples
@@ -579,10 +600,24 @@ class Filter(Strict):
     head: Optional[Length] = None     # with rcf: height of the feed's liquid column over the membrane at the start
     keep: Literal["filtrate", "retentate"] = "filtrate"
     hold_up: VolumeOrZero = 0.0       # material left on the feed side, never filtered (the retentate's volume)
-    stop_flux: Fraction = 0.01        # constant pressure: stop when the flux falls below this share of its start
+    stop_flux: Optional[Fraction] = None  # stop when the flux falls below this share of its start (or of the clean
+                                          # membrane's at the pressure); default 1 % unstirred, none when mixed
     pore_deposition: Fraction = 0.0   # probability that a particle passing a pore deposits in it
     batches: int = Field(256, ge=8, le=65536)  # numerical: arrivals processed in this many shares of the filtrate
     resuspend: Optional[LiquidSpec] = None  # keep retentate: take it up in this liquid instead
+    # how the feed side is mixed (docs/filtration.md): unstirred (plug flow to the membrane, one try per particle),
+    # stirred (a stirred cell: stir_speed, cell_radius), centrifugal (a concentrator: natural convection in the
+    # field); default: centrifugal with rcf, else unstirred
+    device: Optional[Literal["unstirred", "stirred", "centrifugal"]] = None
+    stir_speed: Optional[Speed] = None
+    cell_radius: Optional[Length] = None
+    adsorption: Fraction = 0.0        # share of retained vesicles lost on the membrane (per meeting when mixed)
+    stop_time: Optional[Duration] = None  # stop the filtration after this time (the rest stays in the retentate)
+
+    @property
+    def mixing(self) -> str:
+        """The device, with its default: centrifugal when driven by rcf, else unstirred."""
+        return self.device or ("centrifugal" if self.rcf is not None else "unstirred")
 
     @model_validator(mode="after")
     def _drive(self, info: ValidationInfo):
@@ -591,7 +626,18 @@ class Filter(Strict):
         if (self.rcf is None) != (self.head is None):
             raise _FieldError("head", "a centrifugal concentrator (rcf) needs head, the feed's liquid column over "
                                       "the membrane, and only it does")
-        if self.stop_flux >= 1.0:
+        if self.device == "centrifugal" and self.rcf is None:
+            raise _FieldError("device", "a centrifugal concentrator is driven by rcf (with head), not by pressure "
+                                        "or flux")
+        if self.device == "stirred" and (self.stir_speed is None or self.cell_radius is None):
+            raise _FieldError("device", "a stirred cell needs stir_speed (e.g. 300 rpm) and cell_radius")
+        if self.device != "stirred" and (self.stir_speed is not None or self.cell_radius is not None):
+            raise _FieldError("stir_speed", "stir_speed and cell_radius belong to device: stirred")
+        if self.mixing != "unstirred" and self.flux is not None:
+            raise _FieldError("flux", "a constant-flux drive is modelled for an unstirred cell only; give pressure")
+        if self.adsorption > 1.0:
+            raise _FieldError("adsorption", "must be at most 100 %")
+        if self.stop_flux is not None and self.stop_flux >= 1.0:
             raise _FieldError("stop_flux", "must be below 100 %")
         if self.pore_deposition > 1.0:
             raise _FieldError("pore_deposition", "must be at most 100 %")

@@ -107,7 +107,7 @@ class CPU(_Precision):
         from .kernels import KernelSet, precision
         cpu = precision.step_module("cpu", bits)
         return KernelSet(cpu.spin_swinging, cpu.spin_fixed, cpu.spin_gradient, cpu.sample, cpu.filter_arrivals,
-                         cpu.plug_table, cpu.tff_particles)
+                         cpu.plug_table, cpu.retentate_particles)
 
     def launch(self, kernel, n, *args):
         kernel(*args)

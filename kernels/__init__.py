@@ -11,4 +11,4 @@ from collections import namedtuple
 
 # what a device's ``kernels()`` returns: the compiled loops of one backend, by name
 KernelSet = namedtuple("KernelSet", "spin_swinging spin_fixed spin_gradient sample filter_arrivals plug_table "
-                                   "tff_particles")
+                                   "retentate_particles")

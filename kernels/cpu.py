@@ -5,7 +5,10 @@ Compiled code is cached on disk under a key of every kernel source file (see :mo
 import numba
 
 from .cache import cached_njit
-from .filtration import arrive, plugs, tff_fate
+from .filtration import arrive, membrane_passage, plugs, retentate_fate
+from .formulas import diffusion_coefficient
+from .layout import PT_MT_COEFF, PT_MT_LENGTH, PT_MT_MODEL, PT_MT_POWER, PT_NU, PT_TEMPERATURE, PT_VISCOSITY
+from .polarisation import mass_transfer, observed_sieving, polarisation_factor, solve_flux
 from .gradient import gradient_run
 from .sampling import draw_truncated
 from .spin import P_DOSE, P_RECORD, fixed_angle_run, swinging_bucket_run
@@ -65,11 +68,23 @@ def filter_arrivals(pid, step, seed, diameter, mech, cdf, pore_radius, prm, outc
 
 
 @cached_njit(parallel=True)
-def tff_particles(pid0, step, seed, diameter, mech, active, node_r, node_w, prm, outcome):
-    """Tangential-flow fate of every active particle; particle i has global id pid0 + i."""
+def retentate_particles(pid0, step, seed, diameter, mech, active, node_r, node_w, prm, outcome):
+    """Fate in a well-mixed retentate of every active particle; particle i has global id pid0 + i."""
     for i in numba.prange(diameter.shape[0]):
         if active[i]:
-            outcome[i] = tff_fate(pid0 + i, step, seed, diameter[i], mech[i], node_r, node_w, prm)
+            outcome[i] = retentate_fate(pid0 + i, step, seed, diameter[i], mech[i], node_r, node_w, prm)
+
+
+@cached_njit(parallel=True)
+def passage_table(diameter, mech, node_r, node_w, pressures, prm, s_out, r_out):
+    """Host helper (always on the CPU): s_out[i, j], r_out[i, j] = intrinsic sieving and rupture share of particle
+    i at membrane pressure pressures[j] (kernels.filtration.membrane_passage), for the flux of a retentate."""
+    for i in numba.prange(diameter.shape[0]):
+        d = diffusion_coefficient(diameter[i], prm[PT_TEMPERATURE], prm[PT_VISCOSITY])
+        for j in range(pressures.shape[0]):
+            s, r = membrane_passage(diameter[i], mech[i], d, node_r, node_w, pressures[j], prm)
+            s_out[i, j] = s
+            r_out[i, j] = r
 
 
 @cached_njit(parallel=True)
@@ -86,3 +101,24 @@ def sample(pid0, seed, stream, kind, p1, p2, lo, hi, out):
     for i in numba.prange(out.shape[0]):
         out[i] = draw_truncated(pid0 + i, seed, stream, kind, p1, p2, lo, hi)
 
+
+
+@cached_njit()
+def retentate_flux(pressure, eta_r, n_b, vol, s, dcoef, excess, prm, group, k_out, s_obs_out):
+    """Host helper (always on the CPU): the permeate flux J [m/s] of a retentate's feed (kernels.polarisation
+    solve_flux) for species of bulk number densities n_b [1/m^3], volumes vol [m^3], intrinsic sieving s,
+    diffusion coefficients dcoef [m^2/s] and excess densities over the medium ``excess`` [kg/m^3]; fills k_out
+    (mass-transfer coefficients, prm's model with ``group``) and s_obs_out (observed sieving at J). Returns
+    (J, wall volume fraction, wall layer's excess density over the bulk [kg/m^3])."""
+    for i in range(n_b.shape[0]):
+        k_out[i] = mass_transfer(dcoef[i], prm[PT_MT_MODEL], prm[PT_MT_COEFF], prm[PT_MT_POWER], group,
+                                 prm[PT_MT_LENGTH], prm[PT_NU])
+    flux = solve_flux(pressure, eta_r, n_b, vol, s, k_out, prm[PT_TEMPERATURE])
+    phi = 0.0
+    d_rho = 0.0
+    for i in range(n_b.shape[0]):
+        f = polarisation_factor(s[i], flux / k_out[i])
+        phi += n_b[i] * f * vol[i]
+        d_rho += n_b[i] * (f - 1.0) * vol[i] * excess[i]
+        s_obs_out[i] = observed_sieving(s[i], flux / k_out[i])
+    return flux, phi, d_rho

@@ -1,21 +1,26 @@
-"""One particle arriving at a membrane: which pore it meets and what happens there. Scalar functions for the CPU
+"""One particle at a membrane: which pore it meets in a dead-end filter and what happens there, and its fate in a
+well-mixed retentate (tangential flow, a stirred cell, a centrifugal concentrator). Scalar functions for the CPU
 and CUDA loops (and for host-side physics and tests: they work on Python floats). SI units.
 
 A particle that reaches the membrane meets pore j with probability q_j / Q, its share of the flow through the
 open pores (Hagen-Poiseuille: q_j ~ r_j^4; the caller passes the cumulative shares ``cdf``). With
 lambda = a / r_j (particle radius over pore radius):
 
-- lambda >= 1: a rigid particle cannot enter; it plugs the pore mouth (``PLUGGED``: bound to the membrane);
+- a rigid particle with lambda >= 1 cannot enter; it sits on the pore mouth (``PLUGGED``): the host decides
+  whether it seals the pore (a particle about the pore's size, smaller than the pore pitch: Hermia's complete
+  blocking) or joins the deposit, which the retentate takes back;
 - a vesicle (mechanics given) whose volume-equivalent radius R_V exceeds the pore's: ``vesicle_fate`` (it squeezes
-  through above a critical pressure, ruptures above its lysis limit, and plugs the pore otherwise); one whose
-  volume fits passes like a sphere of radius R_V;
-- lambda < 1: it passes with the sieving coefficient S of hindered transport in a cylindrical pore (Dechadilok &
-  Deen 2006, Ind Eng Chem Res 45:6953; Deen 1987, AIChE J 33:1409): partition Phi = (1 - lambda)^2, hindrance
-  factors K_c (convection) and K_d (diffusion), asymptotic sieving S_inf = Phi K_c, and with the membrane Peclet
-  number Pe = K_c v L / (K_d D) (v the pore's mean velocity, L its length, D the particle's diffusion coefficient),
-  S = S_inf e^Pe / (S_inf + e^Pe - 1). A passing particle deposits inside the pore with probability
-  ``P_F_DEPOSIT`` (``DEPOSITED``: bound, narrowing the pore); one that does not pass is ``RETAINED`` (cake or
-  retentate, decided by the host).
+  through above a critical pressure, ruptures above its lysis limit, and stays in the pore mouth otherwise); one
+  whose volume fits enters the pore and passes (the critical pressure falls to 0 as R_V -> r_p: passage is
+  continuous and never rises with size);
+- a rigid particle with lambda < 1 passes with the sieving coefficient S of hindered transport in a cylindrical
+  pore (Dechadilok & Deen 2006, Ind Eng Chem Res 45:6953; Deen 1987, AIChE J 33:1409): partition
+  Phi = (1 - lambda)^2, hindrance factors K_c (convection) and K_d (diffusion), asymptotic sieving S_inf = Phi K_c,
+  and with the membrane Peclet number Pe = K_c v L / (K_d D) (v the pore's mean velocity, L its length, D the
+  particle's diffusion coefficient), S = S_inf e^Pe / (S_inf + e^Pe - 1); one that does not pass is ``RETAINED``
+  (deposit or polarisation layer: the retentate).
+A passing particle deposits inside the pore with probability ``PF_DEPOSIT`` (``DEPOSITED``: bound, narrowing the
+pore: standard blocking).
 
 The pore state (open, radius) is shared by all particles and changes only between batches of arrivals (the host,
 exosim/methods/filtration.py), so every particle of a batch is independent: no atomics, the same fates on every
@@ -27,11 +32,13 @@ from numba.extending import register_jitable
 
 from .formulas import diffusion_coefficient
 from .layout import (F_DAMAGED, F_DEPOSITED, F_PASSED, F_PLUGGED, F_RETAINED, M_AREA_MODULUS,  # noqa: F401
-                     M_BENDING, M_LYSIS, M_REDUCED_VOLUME, PF_DEPOSIT, PF_LENGTH, PF_PRESSURE, PF_TEMPERATURE,
-                     PF_VELOCITY, PF_VISCOSITY, PT_ADSORPTION, PT_EXPOSURE, PT_FLUX, PT_LENGTH, PT_LEVEQUE,
-                     PT_PRESSURE, PT_SHEAR_STRESS, PT_TEMPERATURE, PT_VELOCITY, PT_VISCOSITY, STREAM_FILTER,
-                     T_ADSORBED, T_DAMAGED, T_PASSED, T_RETAINED)
+                     M_BENDING, M_LYSIS, M_REDUCED_VOLUME, NT_PARAMS, PF_DEPOSIT, PF_LENGTH, PF_PRESSURE,
+                     PF_TEMPERATURE, PF_VELOCITY, PF_VISCOSITY, PT_ADSORPTION, PT_LENGTH, PT_MT_COEFF, PT_MT_LENGTH,
+                     PT_MT_MODEL, PT_MT_POWER, PT_NSEG, PT_NU, PT_SHEAR_STRESS, PT_TEMPERATURE, PT_VISCOSITY,
+                     SEG_EXPOSURE, SEG_FLUX, SEG_GROUP, SEG_PRESSURE, SEG_WIDTH, STREAM_FILTER, T_ADSORBED,
+                     T_DAMAGED, T_PASSED, T_RETAINED)
 from .philox import random_words, uniform_open
+from .polarisation import mass_transfer, observed_sieving
 
 DRAW_FILTER = 0
 
@@ -168,21 +175,28 @@ def pick_pore(u, cdf):
 @register_jitable
 def arrive(pid, step, seed, diameter, mech, cdf, pore_radius, prm):
     """What happens to particle ``pid`` (diameter [m]; mech: its mechanics row, NaN for a rigid particle) at the
-    membrane: (outcome, pore index). Pore radii [m]; prm: the kernel parameters (PF_*)."""
+    membrane: (outcome, pore index). Pore radii [m]; prm: the kernel parameters (PF_*).
+
+    A vesicle whose volume fits the pore (R_V <= r_p) enters it: its critical pressure is 0 there (the limit of
+    ``critical_pressure`` at R_V -> r_p), so it passes as readily as any vesicle larger than it and at least as
+    readily as the rigid sphere of its size; a larger one squeezes, ruptures or stays (``vesicle_fate``). A rigid
+    particle passes with its hindered-transport sieving coefficient, or stays (F_RETAINED, lambda < 1; F_PLUGGED,
+    lambda >= 1: it sits on the pore mouth; the host decides whether it seals the pore or joins the deposit)."""
     w = random_words(pid, step, DRAW_FILTER, seed, STREAM_FILTER)
     j = pick_pore(uniform_open(w[0]), cdf)
     r = pore_radius[j]
     lam = 0.5 * diameter / r
     if mech[M_REDUCED_VOLUME] == mech[M_REDUCED_VOLUME]:  # a vesicle: its volume decides whether it must squeeze
-        lam = lam * mech[M_REDUCED_VOLUME] ** (1.0 / 3.0)
-        if lam >= 1.0:
+        if lam * mech[M_REDUCED_VOLUME] ** (1.0 / 3.0) >= 1.0:
             return vesicle_fate(diameter, mech, r, prm[PF_PRESSURE]), j
-    if lam >= 1.0:
+        passes = True
+    elif lam >= 1.0:
         return F_PLUGGED, j
-    size = 2.0 * lam * r          # the sphere that passes: a vesicle's volume-equivalent diameter
-    d = diffusion_coefficient(size, prm[PF_TEMPERATURE], prm[PF_VISCOSITY])
-    factor = prm[PF_VELOCITY] * r * r * prm[PF_LENGTH] / d
-    if uniform_open(w[1]) < sieving_coefficient(lam, factor):
+    else:
+        d = diffusion_coefficient(diameter, prm[PF_TEMPERATURE], prm[PF_VISCOSITY])
+        factor = prm[PF_VELOCITY] * r * r * prm[PF_LENGTH] / d
+        passes = uniform_open(w[1]) < sieving_coefficient(lam, factor)
+    if passes:
         if uniform_open(w[2]) < prm[PF_DEPOSIT]:
             return F_DEPOSITED, j
         return F_PASSED, j
@@ -190,66 +204,82 @@ def arrive(pid, step, seed, diameter, mech, cdf, pore_radius, prm):
 
 
 @register_jitable
-def polarised_sieving(s_membrane, flux, k_mass):
-    """Observed sieving with concentration polarisation: the wall concentration is the bulk's times
-    e^(J/k) for the retained share, S_obs = S e^(J/k) / (1 - S + S e^(J/k)) (film model; e.g. Zeman & Zydney 1996,
-    Microfiltration and Ultrafiltration, ch. 8). J [m/s] flux, k [m/s] mass-transfer coefficient."""
-    if s_membrane <= 0.0:
-        return 0.0
-    x = flux / k_mass
-    if x > 700.0:
-        return 1.0
-    e = math.exp(x)
-    return s_membrane * e / (1.0 - s_membrane + s_membrane * e)
-
-
-@register_jitable
-def tff_fate(pid, step, seed, diameter, mech, node_r, node_w, prm):
-    """Fate of one particle through a tangential-flow filtration (concentration and diafiltration): T_RETAINED,
-    T_PASSED (to the filtrate), T_DAMAGED (a vesicle ruptured in a pore or by shear) or T_ADSORBED (a retained
-    vesicle lost on the membrane).
-
-    The retentate is well mixed; every filtrate volume carries its share of the retentate's particles to the
-    membrane, so a particle meets the membrane at the rate E (``PT_EXPOSURE``: ln of the concentration factor plus
-    the diavolumes) and there meets pore radius r with the flow weights ``node_w`` (quadrature nodes ``node_r`` of
-    the pore distribution). Rates per unit exposure: passage S (hindered transport, or a vesicle squeezing
-    through; polarised), rupture R (share of flow-weighted pores at which the vesicle ruptures), adsorption A
-    (retained vesicles). Competing risks: P(pass) = S / T (1 - e^-(T E)), T = S + R + A, and so on; retained
-    otherwise. A vesicle whose membrane tension from the peak shear stress, (5/2) tau_s R, exceeds its lysis
-    tension ruptures first (sphere in shear flow, viscous traction ~ tau_s R)."""
+def membrane_passage(diameter, mech, d_coeff, node_r, node_w, pressure, prm):
+    """(S, R): the intrinsic sieving coefficient [1] of a particle over the flow-weighted pore sizes (quadrature
+    nodes ``node_r`` [m], weights ``node_w`` summing to 1) at the pressure across the membrane [Pa], and the
+    flow-weighted share of pores in which a vesicle ruptures. Per node as in ``arrive``: a vesicle whose volume
+    fits passes (S = 1 there), a larger one squeezes through (1), ruptures (R) or stays (0); a rigid particle
+    passes with its hindered-transport sieving coefficient at the pore's Peclet factor v L / D, v = r^2 dP /
+    (8 eta L) (Hagen-Poiseuille). d_coeff: its diffusion coefficient [m^2/s]; prm: PT_* parameters."""
     is_vesicle = mech[M_REDUCED_VOLUME] == mech[M_REDUCED_VOLUME]
     radius = 0.5 * diameter
-    if is_vesicle and 2.5 * prm[PT_SHEAR_STRESS] * radius > mech[M_LYSIS]:
-        return T_DAMAGED
-    d = diffusion_coefficient(diameter, prm[PT_TEMPERATURE], prm[PT_VISCOSITY])
+    if is_vesicle:
+        radius = radius * mech[M_REDUCED_VOLUME] ** (1.0 / 3.0)
+    velocity = pressure / (8.0 * prm[PT_VISCOSITY] * prm[PT_LENGTH])
     s = 0.0
     rupture = 0.0
     for k in range(node_r.shape[0]):
         r = node_r[k]
         lam = radius / r
         if is_vesicle:
-            lam = lam * mech[M_REDUCED_VOLUME] ** (1.0 / 3.0)
-            if lam >= 1.0:
-                fate = vesicle_fate(diameter, mech, r, prm[PT_PRESSURE])
-                if fate == F_PASSED:
-                    s += node_w[k]
-                elif fate == F_DAMAGED:
-                    rupture += node_w[k]
+            if lam < 1.0:
+                s += node_w[k]
                 continue
-        if lam < 1.0:
-            s += node_w[k] * sieving_coefficient(lam, prm[PT_VELOCITY] * r * r * prm[PT_LENGTH] / d)
-    s = polarised_sieving(min(s, 1.0), prm[PT_FLUX], prm[PT_LEVEQUE] * d ** (2.0 / 3.0))
-    ads = prm[PT_ADSORPTION] if is_vesicle else 0.0
-    total = s + rupture + ads
-    if total <= 0.0:
-        return T_RETAINED
-    w = random_words(pid, step, DRAW_FILTER, seed, STREAM_FILTER)
-    u = uniform_open(w[0])
-    if u >= -math.expm1(-total * prm[PT_EXPOSURE]):
-        return T_RETAINED
-    v = uniform_open(w[1]) * total
-    if v < s:
-        return T_PASSED
-    if v < s + rupture:
+            fate = vesicle_fate(diameter, mech, r, pressure)
+            if fate == F_PASSED:
+                s += node_w[k]
+            elif fate == F_DAMAGED:
+                rupture += node_w[k]
+        elif lam < 1.0:
+            s += node_w[k] * sieving_coefficient(lam, velocity * r * r * prm[PT_LENGTH] / d_coeff)
+    return min(s, 1.0), rupture
+
+
+@register_jitable
+def segment_rates(diameter, mech, d_coeff, node_r, node_w, prm, j):
+    """(passage, rupture, adsorption) rates per unit exposure of a particle in segment j of a well-mixed
+    retentate: the observed (polarised) sieving at the segment's flux and the particle's mass-transfer
+    coefficient, the rupture share and the adsorption rate of a retained vesicle."""
+    base = NT_PARAMS + SEG_WIDTH * j
+    s, rupture = membrane_passage(diameter, mech, d_coeff, node_r, node_w, prm[base + SEG_PRESSURE], prm)
+    k = mass_transfer(d_coeff, prm[PT_MT_MODEL], prm[PT_MT_COEFF], prm[PT_MT_POWER], prm[base + SEG_GROUP],
+                      prm[PT_MT_LENGTH], prm[PT_NU])
+    s = observed_sieving(s, prm[base + SEG_FLUX] / k)
+    ads = prm[PT_ADSORPTION] if mech[M_REDUCED_VOLUME] == mech[M_REDUCED_VOLUME] else 0.0
+    return s, rupture, ads
+
+
+@register_jitable
+def retentate_fate(pid, step, seed, diameter, mech, node_r, node_w, prm):
+    """Fate of one particle in a well-mixed retentate filtered through a membrane (tangential flow, a stirred
+    cell, a centrifugal concentrator: concentration and diafiltration): T_RETAINED, T_PASSED (to the filtrate),
+    T_DAMAGED (a vesicle ruptured in a pore or by shear) or T_ADSORBED (a retained vesicle lost on the membrane).
+
+    Every filtrate volume dV carries its share dV / V of the retentate's particles to the membrane, so a particle
+    meets it at the rate dE = dV / V; the process is ``prm[PT_NSEG]`` segments of exposure dE_j, flux J_j and
+    membrane pressure P_j (exosim/methods/retentate.py). In segment j the particle has the rates (per unit
+    exposure) of passage s_j (observed sieving, ``segment_rates``), rupture r_j and adsorption a_j. Competing
+    risks with piecewise-constant rates: with H the cumulative total rate, an event happens with probability
+    1 - e^-H_end, in the segment where H crosses -ln(1 - u), and is passage, rupture or adsorption in proportion
+    to that segment's rates. A vesicle whose membrane tension from the peak shear stress, (5/2) tau_s R, exceeds
+    its lysis tension ruptures first (sphere in shear flow, viscous traction ~ tau_s R)."""
+    if mech[M_REDUCED_VOLUME] == mech[M_REDUCED_VOLUME] and \
+            2.5 * prm[PT_SHEAR_STRESS] * 0.5 * diameter > mech[M_LYSIS]:
         return T_DAMAGED
-    return T_ADSORBED
+    d = diffusion_coefficient(diameter, prm[PT_TEMPERATURE], prm[PT_VISCOSITY])
+    w = random_words(pid, step, DRAW_FILTER, seed, STREAM_FILTER)
+    target = -math.log1p(-uniform_open(w[0]))   # the cumulative rate at which the particle's event happens
+    nseg = int(prm[PT_NSEG])
+    h = 0.0
+    for j in range(nseg):
+        s, rupture, ads = segment_rates(diameter, mech, d, node_r, node_w, prm, j)
+        total = s + rupture + ads
+        h += total * prm[NT_PARAMS + SEG_WIDTH * j + SEG_EXPOSURE]
+        if h >= target and total > 0.0:
+            v = uniform_open(w[1]) * total
+            if v < s:
+                return T_PASSED
+            if v < s + rupture:
+                return T_DAMAGED
+            return T_ADSORBED
+    return T_RETAINED

@@ -9,7 +9,7 @@ from functools import cache
 from . import _cuda
 from ._cuda import cuda  # a module global: the CUDA simulator swaps globals named after numba.cuda
 from . import KernelSet
-from .filtration import arrive, plugs, tff_fate
+from .filtration import arrive, plugs, retentate_fate
 from .gradient import gradient_run
 from .sampling import draw_truncated
 from .spin import P_DOSE, P_RECORD, fixed_angle_run, swinging_bucket_run
@@ -26,7 +26,7 @@ SAMPLE_SIGNATURE = "(int64, int64, int64, int64, float64, float64, float64, floa
 FILTER_SIGNATURE = ("(int64[:], int64, int64, float64[:], float64[:, :], float64[:], float64[:], float64[:], "
                     "uint8[:], int32[:])")
 PLUG_SIGNATURE = "(float64[:], float64[:, :], float64[:], float64, uint8[:, :])"
-TFF_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:, :], boolean[:], float64[:], float64[:], float64[:], "
+RETENTATE_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:, :], boolean[:], float64[:], float64[:], float64[:], "
                  "uint8[:])")
 GRADIENT_SIGNATURE = (f"(int64, int64, int64, {REAL}[:], {REAL}[:], boolean[:], {REAL}[:], {REAL}[:, :], "
                       f"{REAL}[:, :], {REAL}[:, :], {REAL}[:, :], uint8[:], {REAL}[:])")
@@ -74,10 +74,10 @@ def filter_arrivals(pid, step, seed, diameter, mech, cdf, pore_radius, prm, outc
         pore[i] = j
 
 
-def tff_particles(pid0, step, seed, diameter, mech, active, node_r, node_w, prm, outcome):
+def retentate_particles(pid0, step, seed, diameter, mech, active, node_r, node_w, prm, outcome):
     i = cuda.grid(1)
     if i < diameter.shape[0] and active[i]:
-        outcome[i] = tff_fate(pid0 + i, step, seed, diameter[i], mech[i], node_r, node_w, prm)
+        outcome[i] = retentate_fate(pid0 + i, step, seed, diameter[i], mech[i], node_r, node_w, prm)
 
 
 def plug_table(diameter, mech, radii, pressure, out):
@@ -93,9 +93,9 @@ def sample(pid0, seed, stream, kind, p1, p2, lo, hi, out):
         out[i] = draw_truncated(pid0 + i, seed, stream, kind, p1, p2, lo, hi)
 
 
-KERNELS = (spin_swinging, spin_fixed, spin_gradient, sample, filter_arrivals, plug_table, tff_particles)
+KERNELS = (spin_swinging, spin_fixed, spin_gradient, sample, filter_arrivals, plug_table, retentate_particles)
 SIGNATURES = (SPIN_SIGNATURE, SPIN_SIGNATURE, GRADIENT_SIGNATURE, SAMPLE_SIGNATURE, FILTER_SIGNATURE, PLUG_SIGNATURE,
-              TFF_SIGNATURE)
+              RETENTATE_SIGNATURE)
 
 
 @cache

@@ -13,6 +13,7 @@ STREAM_FILTER = 5      # filtration: the pore a particle meets and what happens 
 STREAM_ARRIVAL = 6     # filtration: when a particle reaches the membrane (share of the feed filtered by then)
 STREAM_MECHANICS = 7   # a vesicle's reduced volume, bending modulus, lysis tension (7, 8, 9)
 STREAM_DAMAGE = 10     # pellet compaction damage: one uniform per particle, stream 10 + (step << 8)
+STREAM_ADSORB = 11     # dead-end filtration: whether a retained vesicle adsorbs, stream 11 + (step << 8)
 
 # outcome of a centrifuge run for one particle
 SUPERNATANT = 0
@@ -68,19 +69,26 @@ M_LYSIS = 2          # [N/m]
 M_AREA_MODULUS = 3   # [N/m]
 N_MECH = 4
 
-# tangential-flow filtration (kernels/filtration.py, tff_fate): outcome, parameter vector
+# a well-mixed retentate at a membrane (kernels/filtration.py, retentate_fate: tangential flow, a stirred cell, a
+# centrifugal concentrator): outcome, parameter vector, then NSEG segments of SEG_WIDTH values each
 T_RETAINED = 0
 T_PASSED = 1
 T_DAMAGED = 2
 T_ADSORBED = 3
 PT_TEMPERATURE = 0   # [K]
 PT_VISCOSITY = 1     # [Pa s]
-PT_VELOCITY = 2      # mean velocity in a pore of radius r is PT_VELOCITY * r^2 [1/(m s)]
-PT_LENGTH = 3        # pore length [m]
-PT_PRESSURE = 4      # transmembrane pressure [Pa]
-PT_EXPOSURE = 5      # filtrate volumes per retentate volume, integrated: ln(concentration factor) + diavolumes
-PT_FLUX = 6          # filtrate flux [m/s]
-PT_LEVEQUE = 7       # mass-transfer coefficient k = PT_LEVEQUE * D^(2/3) [m/s] (Leveque)
-PT_ADSORPTION = 8    # adsorption rate of retained vesicles per unit exposure [1]
-PT_SHEAR_STRESS = 9  # peak shear stress on the particles [Pa]
-NT_PARAMS = 10
+PT_LENGTH = 2        # pore length [m]
+PT_ADSORPTION = 3    # adsorption rate of retained vesicles per unit exposure [1]
+PT_SHEAR_STRESS = 4  # peak shear stress on the particles [Pa]
+PT_MT_MODEL = 5      # mass transfer: kernels/polarisation.py MT_POWER or MT_NATURAL
+PT_MT_COEFF = 6      # MT_POWER: k = PT_MT_COEFF D^PT_MT_POWER [m/s]
+PT_MT_POWER = 7
+PT_MT_LENGTH = 8     # MT_NATURAL: membrane height [m]
+PT_NU = 9            # kinematic viscosity [m^2/s]
+PT_NSEG = 10         # number of segments of the process that follow
+NT_PARAMS = 11
+SEG_EXPOSURE = 0     # filtrate volume per retentate volume in the segment (d ln V, or diavolumes) [1]
+SEG_FLUX = 1         # permeate flux [m/s]
+SEG_PRESSURE = 2     # pressure drop across the membrane itself, eta R_m J [Pa] (what pushes a vesicle into a pore)
+SEG_GROUP = 3        # MT_NATURAL: a |d_rho| L^3 / eta [m^2/s]
+SEG_WIDTH = 4

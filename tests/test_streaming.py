@@ -65,8 +65,9 @@ def test_gradient_fractions_in_batches():
     _same(whole, _run("iodixanol_self_forming", 600, batch=250))
 
 
-def test_tff_in_batches():
-    """A spin, then tangential-flow filtration with diafiltration and adsorption (vesicles may rupture)."""
+def test_tff_couples_particles():
+    """Tangential flow runs at the flux of the whole retentate (its wall layer): like dead-end filtration it needs
+    all particles at once; a memory limit below the particle count is refused with the step named."""
     from exosim.config import Protocol, load_media, load_membranes, load_rotors
     steps = [{"kind": "centrifuge", "rotor": "SW 41 Ti", "rcf": "10000 g", "duration": "30 min",
               "keep": "supernatant"},
@@ -77,7 +78,8 @@ def test_tff_in_batches():
     run = lambda **kw: run_protocol(prot, SAMPLE, n_particles=900, seed=5, device=CPU(), **kw)  # noqa: E731
     whole = run()
     assert whole.steps[-1].counts[5].sum() > 0, "some particles should pass the membrane"
-    _same(whole, run(batch=199))
+    with pytest.raises(ValueError, match=r"steps\[1\] \(tff\) couples the particles"):
+        run(batch=199)
 
 
 def test_filtration_couples_particles():

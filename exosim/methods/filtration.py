@@ -1,33 +1,38 @@
-"""Dead-end filtration through a membrane at constant pressure or constant flux: planning, and the batched pore
-model that decides, per particle, filtrate, retentate or membrane (docs/filtration.md). SI units.
+"""Dead-end filtration through a membrane at constant pressure, constant flux or by a centrifuge's field: planning,
+and the unstirred cell's batched pore model that decides, per particle, filtrate, retentate or membrane
+(docs/filtration.md). A stirred cell and a centrifugal concentrator (``device``) keep the retentate well mixed:
+they run the shared model of exosim/methods/retentate.py. SI units.
 
-Model
------
+Unstirred cell
+--------------
 - Arrival: the feed (volume V_in) is filtered down to the hold-up volume; a particle at a uniformly random depth
-  of the feed reaches the membrane when that share of the feed has been filtered (plug flow toward the membrane,
-  an unstirred dead-end cell). Particles that would arrive after the filtration ends stay in the retentate.
+  of the feed reaches the membrane when that share of the feed has been filtered (plug flow toward the membrane)
+  and gets one try. Particles that would arrive after the filtration ends stay in the retentate.
 - Pores: a patch of M pores (at most ``MAX_PORES``) drawn from the membrane's pore-size distribution stands for
   the N = pore density x area pores of the real membrane. A particle meets pore j with probability q_j / Q,
-  q_j ~ r_j^4 (Hagen-Poiseuille) over open pores; what happens there is kernels/filtration.py (plugging, hindered
-  passage, deposition).
+  q_j ~ r_j^4 (Hagen-Poiseuille) over open pores; what happens there is kernels/filtration.py (hindered passage,
+  squeezing vesicles, deposition in the pore).
+- A particle that does not pass stays in the retentate (deposit or polarisation layer). It seals the pore it sits
+  on only when it is smaller than the pore pitch 1 / sqrt(N) (it covers that pore alone: Hermia's complete
+  blocking; booked membrane-bound); a larger one rests on several pores and joins a cake (Kozeny-Carman,
+  physics/membranes.py) when its deposition Peclet number J d / D reaches ``CAKE_PECLET`` (smaller ones diffuse
+  back into the feed). ``adsorption``: the share of retained vesicles lost on the membrane.
 - Scaling: a simulation particle of population p stands for w_p real particles on the whole membrane, of which
   k = w_p M / N reach the patch. Pore-state changes use k, so pores block at the real load whatever the number
-  of simulation particles: in a batch, pore j receives plugging arrivals at the Poisson rate E_j = (q_j / Q) sum_i
-  k_i [a_i >= r_j] and closes with probability 1 - exp(-E_j); deposits narrow a pore by k_i times the particle's
-  volume (pi r^2 L of pore volume filled: r^2 -> r^2 - V / (pi L)).
-- Batches: arrivals are processed in equal shares of the filtrate volume; the pore state and the flux
-  are updated between batches (``batches`` per step, default 256), so every particle of a batch is independent (no atomics; identical fates on the
-  CPU and the GPU). Results converge as batches shrink (tests/test_filtration.py: 64 and 512 batches agree).
-- Cake: a retained particle whose deposition Peclet number J d / D exceeds 1 joins a cake on the membrane
-  (Kozeny-Carman resistance, physics/membranes.py); smaller ones are carried back into the feed by diffusion
-  (concentration polarisation; its osmotic pressure is not modelled) and stay suspended in the retentate.
+  of simulation particles: in a batch, pore j receives sealing arrivals at the Poisson rate E_j = (q_j / Q) sum_i
+  k_i [i seals r_j] and closes with probability 1 - exp(-E_j) (``_plug``); deposits narrow a pore by k_i times the
+  particle's volume (pi r^2 L of pore volume filled: r^2 -> r^2 - V / (pi L)).
+- Batches: arrivals are processed in equal shares of the filtrate volume; the pore state and the flux are updated
+  between batches (``batches`` per step, default 256), so every particle of a batch is independent (no atomics;
+  identical fates on the CPU and the GPU). Results converge as batches shrink (tests/test_filtration.py: 64 and
+  512 batches agree).
 - Flux: membrane resistance R_m = 8 L A_patch / (pi sum_open r^4) and cake resistance R_c in series; constant
   pressure: J = dP / (eta (R_m + R_c)), stopping when J falls below ``stop_flux`` of its start; constant flux:
-  dP = eta J (R_m + R_c), stopping when dP exceeds the membrane's rating; a centrifugal concentrator: dP = rho a h,
-  the feed column's pressure in the centrifugal field a = rcf g0, h falling in proportion to the feed volume (a
-  prismatic reservoir), stopping when the flux falls below ``stop_flux`` of the clean membrane's at that pressure. A batch of volume dV takes
-  dV (1/J_start + 1/J_end) / (2 A) (trapezoid rule in the volume: exact for a growing cake, second order for
-  blocking). The flux (or pressure) against time is an output; filtration time counts as process time.
+  dP = eta J (R_m + R_c), stopping when dP exceeds the membrane's rating; an unstirred centrifugal column:
+  dP = rho a h, h falling in proportion to the feed volume (a prismatic reservoir), stopping when the flux falls
+  below ``stop_flux`` of the clean membrane's at that pressure. A batch of volume dV takes dV (1/J_start +
+  1/J_end) / (2 A) (trapezoid rule in the volume: exact for a growing cake, second order for blocking). The flux
+  (or pressure) against time is an output; filtration time counts as process time.
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ from dataclasses import dataclass
 from .. import fates, units
 from ..errors import ConfigError
 from ..kernels import layout as K
+from ..physics.rotors import STANDARD_GRAVITY
 from . import RunsNoRotor
 
 MAX_PORES = 1 << 16
@@ -44,6 +50,7 @@ COUPLES_PARTICLES = True  # pores plug at the load of all particles: a run holds
 USES_MECHANICS = True     # reads Particles.mechanics (vesicles squeezing through pores)
 MIN_PORES = 64
 CAKE_PECLET = 1.0
+DEFAULT_STOP_FLUX = 0.01  # unstirred, constant pressure: stop when the flux falls below 1 % of its start
 
 
 @dataclass(frozen=True)
@@ -76,14 +83,17 @@ class FilterPlan(RunsNoRotor):
     process_time: float         # estimate on the clean membrane [s]; the run reports the real one
     temperature: float = 277.15
     warnings: tuple = ()
+    device: str = "unstirred"   # unstirred | stirred | centrifugal
+    adsorption: float = 0.0     # share of retained vesicles lost on the membrane (per meeting when mixed)
+    stop_time: float | None = None
+    retentate: object = None    # stirred or centrifugal: the well-mixed model (methods/retentate.py)
 
 
 def plan_step(index: int, step, volume: float, medium, previous, ctx) -> FilterPlan:
     """The method interface (exosim.methods): plan a filtration step."""
+    from ..config import membrane_named
     from ..physics import membranes as mem
     from .centrifuge import medium_state
-
-    from ..config import membrane_named
 
     where = f"steps[{index}]"
     membrane = membrane_named(step.membrane, ctx.membranes)
@@ -94,10 +104,9 @@ def plan_step(index: int, step, volume: float, medium, previous, ctx) -> FilterP
     rho, eta = medium_state(medium, ctx.temperature)
     r_med = mem.median_pore_radius(membrane)
     density = mem.pore_density(membrane)
-    r_m = 8.0 * membrane.thickness / (math.pi * density * mem.mean_r4(r_med, membrane.pore_gsd))  # [1/m]
+    r_m = mem.membrane_resistance(membrane)  # [1/m]
     head = None
     if step.rcf is not None:  # hydrostatic pressure of the column in the centrifugal field, rho a h
-        from ..physics.rotors import STANDARD_GRAVITY
         head = rho * step.rcf * STANDARD_GRAVITY * step.head
         if head > membrane.max_pressure:
             raise ConfigError(ctx.source, f"{where}.rcf",
@@ -111,6 +120,16 @@ def plan_step(index: int, step, volume: float, medium, previous, ctx) -> FilterP
                           f"{units.fmt(step.flux, 'm/s', 'L/m**2/h')} needs "
                           f"{units.fmt(eta * step.flux * r_m, 'Pa', 'bar')} across the clean {membrane.name}, above "
                           f"its {units.fmt(membrane.max_pressure, 'Pa', 'bar')} rating")
+    if step.flux is not None and step.stop_flux is not None:
+        raise ConfigError(ctx.source, f"{where}.stop_flux",
+                          "a constant-flux filtration never sees its flux fall: it stops when the pressure reaches "
+                          "the membrane's rating; remove stop_flux or drive it by pressure")
+    mixed = step.mixing != "unstirred"
+    if mixed and step.hold_up <= 0:
+        raise ConfigError(ctx.source, f"{where}.hold_up",
+                          f"a {step.mixing} device concentrates the feed down to its hold-up (a concentrator's dead "
+                          f"stop, the liquid a stirred cell keeps): give hold_up, e.g. 250 uL")
+    stop_flux = step.stop_flux if step.stop_flux is not None else (0.0 if mixed else DEFAULT_STOP_FLUX)
     filtrate = volume - step.hold_up
     if step.keep == "filtrate":
         volume_out, medium_out = filtrate, medium
@@ -119,15 +138,31 @@ def plan_step(index: int, step, volume: float, medium, previous, ctx) -> FilterP
         medium_out = ctx.media[step.resuspend.medium] if step.resuspend.medium else medium
     else:
         volume_out, medium_out = step.hold_up, medium
+    retentate = None
+    if mixed:
+        from . import retentate as R
+        from ..kernels import polarisation as P
+        kw = {}
+        if step.mixing == "stirred":
+            kw["mt_coeff"], kw["mt_power"] = R.stirred_cell(step.stir_speed, step.cell_radius, eta / rho)
+        else:
+            kw.update(mt_model=P.MT_NATURAL, mt_length=step.head, accel=step.rcf * STANDARD_GRAVITY)
+        retentate = R.Retentate(
+            membrane=membrane, area=step.area, resistance=r_m, viscosity=eta, density=rho,
+            temperature=ctx.temperature, volume_in=volume, volume_end=step.hold_up, diavolumes=0.0,
+            pressure=step.pressure or head, falling_head=head is not None, mt_model=kw.pop("mt_model", P.MT_POWER),
+            adsorption=step.adsorption, stop_time=step.stop_time, stop_flux=stop_flux, **kw)
     label = step.name or f"filter {membrane.name}"
     return FilterPlan(
         index=index, label=label, kind=step.kind, membrane=membrane, area=step.area, pressure=step.pressure,
-        flux=step.flux, head_pressure=head, keep=step.keep, stop_flux=step.stop_flux,
+        flux=step.flux, head_pressure=head, keep=step.keep, stop_flux=stop_flux,
         pore_deposition=step.pore_deposition, batches=step.batches,
         volume_in=volume, filtrate_volume=filtrate, hold_up=step.hold_up, volume_out=volume_out, medium=medium,
         medium_out=medium_out, pore_median=r_med, pore_density=density, viscosity=eta, clean_flux=clean,
-        process_time=_clean_time(volume, step.hold_up, clean, step.area, head is not None),
-        temperature=ctx.temperature, warnings=tuple(warnings))
+        process_time=retentate.clean_time() if mixed else
+        _clean_time(volume, step.hold_up, clean, step.area, head is not None),
+        temperature=ctx.temperature, warnings=tuple(warnings), device=step.mixing, adsorption=step.adsorption,
+        stop_time=step.stop_time, retentate=retentate)
 
 
 def _clean_time(volume: float, hold_up: float, clean_flux: float, area: float, falling: bool) -> float:
@@ -161,15 +196,19 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
     from ..kernels.formulas import diffusion_coefficient
     from ..physics import membranes as mem
 
+    if plan.retentate is not None:
+        return _run_mixed(plan, particles, device, seed=seed, progress=progress)
     xp = device.xp
     ks = device.kernels()
     mb = plan.membrane
     n = particles.n
     active = device.to_host(particles.fate == fates.PRODUCT)
-    # when each particle reaches the membrane: its depth in the feed, as a share of the feed volume
-    share = xp.empty(n, dtype=np.float64)
-    device.launch(ks.sample, n, particles.pid0, seed, K.STREAM_ARRIVAL + (plan.index << 8), 3, 0.0, 1.0, 0.0, 1.0, share)
-    share = device.to_host(share)
+    # when each particle reaches the membrane: its depth in the feed, as a share of the feed volume; and the
+    # uniform that decides whether a retained vesicle adsorbs
+    share = _uniforms(device, ks, particles, seed, K.STREAM_ARRIVAL + (plan.index << 8))
+    adsorb_u = _uniforms(device, ks, particles, seed, K.STREAM_ADSORB + (plan.index << 8)) \
+        if plan.adsorption > 0 else None
+    pitch = 1.0 / math.sqrt(plan.pore_density)
     order = np.argsort(np.where(active, share, np.inf), kind="stable")
     order = order[: int(active.sum())]
     diameter_h = device.to_host(particles.diameter).astype(np.float64)
@@ -229,13 +268,22 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
                           xp.asarray(cdf), xp.asarray(pores.radius), xp.asarray(prm), outcome, pore)
             outcome = device.to_host(outcome)
             pore = device.to_host(pore)
-            where[members] = np.select([outcome == K.F_PASSED, outcome == K.F_RETAINED, outcome == K.F_DAMAGED],
-                                       [0, 1, 3], 2)
             d = diameter_h[members]
             k = k_real[population_h[members]]
-            r_cake += _cake(d, particles.weight[population_h[members]], outcome, flux, eta, temp, plan.area,
-                            diffusion_coefficient)
-            plugging = _plugging_arrivals(device, ks, d_dev, mech_dev, k, pores, prm[K.PF_PRESSURE], np)
+            # a particle on a pore mouth seals it when it is smaller than the pore pitch (it sits on that pore
+            # alone, Hermia's complete blocking); a larger one rests on several pores: the deposit, which adds a
+            # cake when its deposition Peclet number J d / D reaches CAKE_PECLET (smaller ones diffuse back into
+            # the feed)
+            deposits = flux * d / diffusion_coefficient(d, temp, eta) >= CAKE_PECLET
+            seals = d < pitch
+            stays = (outcome == K.F_RETAINED) | ((outcome == K.F_PLUGGED) & ~seals)
+            where[members] = np.select([outcome == K.F_PASSED, stays, outcome == K.F_DAMAGED], [0, 1, 3], 2)
+            if adsorb_u is not None:
+                vesicle = np.isfinite(mech_h[members][:, K.M_REDUCED_VOLUME])
+                lost = stays & vesicle & (adsorb_u[members] < plan.adsorption)
+                where[members[lost]] = 2
+            r_cake += _cake(d[stays & deposits], particles.weight[population_h[members]][stays & deposits], plan.area)
+            plugging = _plugging_arrivals(device, ks, d_dev, mech_dev, k * seals, pores, prm[K.PF_PRESSURE], np)
             _plug(pores, plugging, np.random.default_rng([seed, plan.index, b, 0xB10C]), np)
             dep = outcome == K.F_DEPOSITED
             if dep.any():
@@ -279,26 +327,40 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
     return extra
 
 
+def _uniforms(device, ks, particles, seed, stream):
+    """One Philox uniform in (0, 1) per particle held here, for ``stream`` (on the host)."""
+    import numpy as np
+
+    out = device.xp.empty(particles.n, dtype=np.float64)
+    device.launch(ks.sample, particles.n, particles.pid0, seed, stream, 3, 0.0, 1.0, 0.0, 1.0, out)
+    return device.to_host(out)
+
+
+def _run_mixed(plan, particles, device, *, seed, progress):
+    """A stirred cell or a centrifugal concentrator: the well-mixed retentate model (methods/retentate.py)."""
+    from . import retentate as R
+
+    extra = R.run(plan.retentate, particles, device, seed=seed, index=plan.index, keep=plan.keep,
+                  progress=progress)
+    if plan.keep == "retentate":
+        left = extra["volume_out"] - plan.hold_up        # feed not filtered when the run stopped early
+        extra["volume_out"] = plan.volume_out + left
+    return extra
+
+
 def _membrane_resistance(pores, patch_area, np):
     s = float(pores.flows(np).sum())
     return math.inf if s <= 0 else 8.0 * pores.length * patch_area / (math.pi * s)
 
 
-def _cake(d, weight, outcome, flux, eta, temperature, area, diffusion_coefficient):
-    """Cake resistance [1/m] added by the batch's retained particles whose deposition Peclet number J d / D is
-    at least CAKE_PECLET (each simulation particle stands for ``weight`` real ones on the whole membrane)."""
+def _cake(d, weight, area):
+    """Cake resistance [1/m] added by retained particles of diameters ``d`` [m] that deposit on the membrane (each
+    simulation particle stands for ``weight`` real ones on the whole membrane of ``area`` [m^2])."""
     from ..physics.membranes import cake_resistance
 
-    ret = outcome == K.F_RETAINED
-    if not ret.any():
+    if d.size == 0:
         return 0.0
-    dr = d[ret]
-    pe = flux * dr / diffusion_coefficient(dr, temperature, eta)
-    sel = pe >= CAKE_PECLET
-    if not sel.any():
-        return 0.0
-    vol = weight[ret][sel] * math.pi * dr[sel] ** 3 / 6.0
-    return float(cake_resistance(vol, dr[sel], area).sum())
+    return float(cake_resistance(weight * math.pi * d ** 3 / 6.0, d, area).sum())
 
 
 PLUG_BINS = 48   # pore-radius classes at which each batch's plugging arrivals are counted

@@ -7,13 +7,15 @@ radii and lengths [m], pressures [Pa], viscosities [Pa s], flows [m^3/s], fluxes
   membrane has no pores beyond (the untruncated lognormal's far tail, weighted by flow as r^4 and amplified by
   concentration polarisation, would let vesicles through pores that do not exist).
 - Ultrafiltration membranes are rated by a nominal molecular-weight cut-off: the molar mass of a marker retained
-  to 90 %. The rule used here: the marker's radius is R = 0.066 M^(1/3) nm for a globular protein (M in Da;
-  Erickson 2009, Biol Proced Online 11:32) or R = 0.033 M^0.463 nm for dextran (Granath & Kvist 1967, J Chromatogr
-  28:69; dextrans are much larger than proteins of the same mass, and many vendors rate with them), and the median
-  pore radius is the one for which the flow-weighted asymptotic sieving of that marker over the lognormal pores,
-  sum r^4 Phi K_c / sum r^4, equals 0.1. 100 kDa (protein marker, gsd 1.3) gives a median pore diameter of
-  6.1 nm; 500 kDa (gsd 1.2) 12 nm with a protein marker and 34 nm with a dextran marker (docs/reference/physics.md:
-  100 kDa ~ 5-10 nm, 500 kDa ~ 20-50 nm pores).
+  to 90 %. Sieving follows a molecule's hydrodynamic (Stokes) radius, so the rule uses it: for a globular protein
+  R_S = (f / f_min) R_min, with R_min = 0.066 M^(1/3) nm the radius of a smooth sphere of the protein's mass and
+  volume and f / f_min = 1.25, the middle of the 1.2-1.3 that Erickson found for most globular proteins
+  (Erickson 2009, Biol Proced Online 11:32; albumin, 66.5 kDa: 3.34 nm against its measured 3.55 nm); for dextran
+  R_S = 0.033 M^0.463 nm (Granath & Kvist 1967, J Chromatogr 28:69; dextrans are much larger than proteins of the
+  same mass). The median pore radius is the one for which the flow-weighted asymptotic sieving of that marker
+  over the lognormal pores, sum r^4 Phi K_c / sum r^4, equals 0.1. 100 kDa (protein marker, gsd 1.3) gives a
+  median pore diameter of 7.6 nm; 500 kDa (protein marker, gsd 1.2) 22 nm, with a dextran marker 34 nm
+  (docs/reference/physics.md: 100 kDa ~ 5-10 nm, 500 kDa ~ 20-50 nm pores).
 - Pore density: given for track-etched membranes; for polymeric ones from the clean-water permeability L_p and
   Hagen-Poiseuille, N = 8 eta_w L L_p / (pi <r^4>), eta_w water at 20 degC, <r^4> of the truncated lognormal
   (``mean_r4``).
@@ -30,6 +32,7 @@ import numpy as np
 
 DALTON = 1.66053906660e-27      # kg (CODATA 2018)
 ERICKSON_NM = 0.066              # globular protein minimal radius [nm] per Da^(1/3) (Erickson 2009)
+FRICTION_RATIO = 1.25            # f / f_min = R_S / R_min of globular proteins: 1.2-1.3 (Erickson 2009)
 MWCO_SIEVING = 0.1               # a nominal rating: 90 % retention of the marker
 WATER_VISCOSITY_20C = 1.0016e-3  # Pa s (IAPWS 2008, 20 degC, 0.1 MPa): the permeability's reference
 CAKE_POROSITY = 0.4
@@ -41,12 +44,12 @@ DEXTRAN_NM, DEXTRAN_EXPONENT = 0.033, 0.463   # dextran Stokes radius [nm] = 0.0
 
 
 def marker_radius(mwco: float, marker: str = "protein") -> float:
-    """Radius [m] of a marker molecule of mass ``mwco`` [kg]: a globular protein, 0.066 M^(1/3) nm, or dextran,
-    0.033 M^0.463 nm (M in Da)."""
+    """Stokes radius [m] of a marker molecule of mass ``mwco`` [kg]: a globular protein, 1.25 x 0.066 M^(1/3) nm,
+    or dextran, 0.033 M^0.463 nm (M in Da; module docstring)."""
     m = mwco / DALTON
     if marker == "dextran":
         return DEXTRAN_NM * 1e-9 * m ** DEXTRAN_EXPONENT
-    return ERICKSON_NM * 1e-9 * m ** (1.0 / 3.0)
+    return FRICTION_RATIO * ERICKSON_NM * 1e-9 * m ** (1.0 / 3.0)
 
 
 def standard_normal_nodes(n: int = 64):
@@ -107,6 +110,20 @@ def mean_r4(r_median: float, gsd: float) -> float:
     s = math.log(gsd)
     t = TRUNCATE_SD
     return r_median ** 4 * math.exp(8.0 * s * s) * (ndtr(t - 4 * s) - ndtr(-t - 4 * s)) / (ndtr(t) - ndtr(-t))
+
+
+def pore_pitch(membrane) -> float:
+    """Mean distance between neighbouring pores [m], 1 / sqrt(pore density): a particle smaller than it and larger
+    than a pore can seal that pore alone (Hermia complete blocking); a larger one rests on several pores and
+    belongs to the deposit (cake)."""
+    return 1.0 / math.sqrt(pore_density(membrane))
+
+
+def membrane_resistance(membrane) -> float:
+    """Hydraulic resistance [1/m] of the clean membrane, 8 L / (pi N <r^4>) (Hagen-Poiseuille pores in parallel,
+    N pores per m^2, L their length): the flux is dP / (eta R)."""
+    r_med = median_pore_radius(membrane)
+    return 8.0 * membrane.thickness / (math.pi * pore_density(membrane) * mean_r4(r_med, membrane.pore_gsd))
 
 
 def pore_density(membrane) -> float:

@@ -267,7 +267,6 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
             device.launch(ks.filter_arrivals, members.size, xp.asarray(pid), plan.index, seed, d_dev, mech_dev,
                           xp.asarray(cdf), xp.asarray(pores.radius), xp.asarray(prm), outcome, pore)
             outcome = device.to_host(outcome)
-            pore = device.to_host(pore)
             d = diameter_h[members]
             k = k_real[population_h[members]]
             # a particle on a pore mouth seals it when it is smaller than the pore pitch (it sits on that pore
@@ -288,7 +287,8 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
             dep = outcome == K.F_DEPOSITED
             if dep.any():
                 v_red = np.nan_to_num(mech_h[members][dep, K.M_REDUCED_VOLUME], nan=1.0)  # rigid: a full sphere
-                vol = np.bincount(pore[dep], weights=k[dep] * v_red * math.pi * d[dep] ** 3 / 6.0, minlength=m)
+                vol = _deposits(pores, 0.5 * d[dep] * v_red ** (1.0 / 3.0), k[dep] * v_red * math.pi * d[dep] ** 3 / 6.0,
+                                np)
                 r2 = pores.radius ** 2 - vol / (math.pi * pores.length)
                 pores.open &= r2 > 0
                 pores.radius = np.sqrt(np.clip(r2, 0.0, None))
@@ -325,6 +325,27 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
                              f"{units.fmt_volume(plan.filtrate_volume)} ({why}); what was not filtered stays in the "
                              f"retentate, and the following steps were planned with the full volume",)
     return extra
+
+
+def _deposits(pores, radius, volume, np):
+    """Volume [m^3] deposited in each pore by a batch's depositing particles (volume-equivalent radii ``radius``
+    [m], real volume each stands for at the patch ``volume`` [m^3]). A simulation particle stands for k real ones,
+    which spread over the open pores they can enter (radius above theirs) in proportion to the pores' flows q_j
+    (the mean field of Hermia's standard blocking), instead of filling the one pore the simulation particle met:
+    pore j gets q_j sum_{i: a_i < r_j} V_i / Q(> a_i), Q(> a) the open flow through pores wider than a. So the
+    narrowing does not depend on the number of simulation particles."""
+    q = pores.flows(np)
+    by_r = np.argsort(pores.radius)
+    r_sorted = pores.radius[by_r]
+    q_above = np.concatenate([np.cumsum(q[by_r][::-1])[::-1], [0.0]])   # open flow through pores from each on
+    q_wider = q_above[np.searchsorted(r_sorted, radius, side="right")]
+    fits = q_wider > 0
+    if not fits.any():
+        return np.zeros(q.shape[0])
+    by_a = np.argsort(radius[fits])
+    a_sorted = radius[fits][by_a]
+    carried = np.concatenate([[0.0], np.cumsum((volume[fits] / q_wider[fits])[by_a])])
+    return q * carried[np.searchsorted(a_sorted, pores.radius, side="left")]
 
 
 def _uniforms(device, ks, particles, seed, stream):

@@ -94,7 +94,8 @@ def hermia_exponent(time, flux) -> float:
 
 def filtration_figure(ds):
     """Flux (left) and transmembrane pressure (right) against time for every filtration step, with the fitted Hermia
-    exponent of each constant-pressure curve in the legend."""
+    exponent in the legend of each dead-end curve at constant pressure whose exponent lies in Hermia's range
+    (-0.5 to 2.5); tangential flow and a falling centrifugal head follow no blocking law."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
     for i in ds.step.values:
         t = ds.filtration_time.sel(step=i).values
@@ -103,7 +104,12 @@ def filtration_figure(ds):
         j = ds.filtration_flux.sel(step=i).values
         p = ds.filtration_pressure.sel(step=i).values
         label = str(ds.step_label.sel(step=i).values)
-        n = hermia_exponent(t, j)
+        kind = str(ds.step_kind.sel(step=i).values)
+        finite = p[np.isfinite(p)]
+        constant = kind == "filter" and finite.size > 0 and np.ptp(finite) <= 1e-9 * finite.max()
+        n = hermia_exponent(t, j) if constant else float("nan")
+        if not -0.5 <= n <= 2.5:   # outside Hermia's range (0 cake .. 2 complete blocking): no blocking law to name
+            n = float("nan")
         a.plot(t / 60, j * 3.6e6, marker=".", label=f"{label} (Hermia n = {n:.2f})" if np.isfinite(n) else label)
         b.plot(t / 60, p / 1e5, marker=".", label=label)
     a.set_xlabel("time [min]")

@@ -60,7 +60,16 @@ POPS = [{"name": "solute", "target": True, "concentration": "1e8 /mL", "diameter
 def test_diafiltration_and_concentration_laws(tmp_path, concentrate, diavolumes):
     s = observed_sieving(50e-9, 1e3)
     assert 0.3 < s < 0.8                                             # polarisation matters, S is intermediate
-    ds = run(tmp_path, POPS, concentrate=concentrate, diavolumes=diavolumes)
+    ds = run(tmp_path, POPS, concentrate=concentrate, diavolumes=diavolumes, diafilter_medium="water")
+    # diafiltration exchanges the liquid: what goes on is in the diafiltration medium; concentration alone keeps it
+    from exosim.methods import plan_protocol
+    step = {"kind": "tff", "membrane": membrane_file(tmp_path), "area": "50 cm**2", "pressure": "0.01 bar",
+            "concentrate": concentrate, "diavolumes": diavolumes, "diafilter_medium": "water"}
+    prot = Protocol.model_validate({"name": "t", "temperature": "20 degC", "steps": [step]},
+                                   context={"rotors": ROTORS, "media": MEDIA, "membranes": load_membranes()})
+    smp = Sample.model_validate({"name": "s", "volume": "100 mL", "medium": "PBS", "populations": POPS},
+                                context={"media": MEDIA})
+    assert plan_protocol(prot, smp)[0].medium_out.name == ("water" if diavolumes > 0 else "PBS")
     expected = math.exp(-s * (math.log(concentrate) + diavolumes))
     se = math.sqrt(expected * (1 - expected) / 20_000)
     assert float(ds.recovery[0]) == pytest.approx(expected, abs=5 * se + 0.003 * expected)

@@ -81,7 +81,7 @@ class FilterPlan(RunsNoRotor):
     viscosity: float            # of the feed [Pa s]
     clean_flux: float           # flux through the clean membrane at the step's pressure (or the set flux) [m/s]
     process_time: float         # estimate on the clean membrane [s]; the run reports the real one
-    temperature: float = 277.15
+    temperature: float
     warnings: tuple = ()
     device: str = "unstirred"   # unstirred | stirred | centrifugal
     adsorption: float = 0.0     # share of retained vesicles lost on the membrane (per meeting when mixed)
@@ -197,7 +197,7 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
     from ..physics import membranes as mem
 
     if plan.retentate is not None:
-        return _run_mixed(plan, particles, device, seed=seed, progress=progress)
+        return _run_mixed(plan, particles, device, seed=seed, chunk=chunk, progress=progress)
     xp = device.xp
     ks = device.kernels()
     mb = plan.membrane
@@ -357,11 +357,11 @@ def _uniforms(device, ks, particles, seed, stream):
     return device.to_host(out)
 
 
-def _run_mixed(plan, particles, device, *, seed, progress):
+def _run_mixed(plan, particles, device, *, seed, chunk, progress):
     """A stirred cell or a centrifugal concentrator: the well-mixed retentate model (methods/retentate.py)."""
     from . import retentate as R
 
-    extra = R.run(plan.retentate, particles, device, seed=seed, index=plan.index, keep=plan.keep,
+    extra = R.run(plan.retentate, particles, device, seed=seed, index=plan.index, keep=plan.keep, chunk=chunk,
                   progress=progress)
     if plan.keep == "retentate":
         left = extra["volume_out"] - plan.hold_up        # feed not filtered when the run stopped early

@@ -152,7 +152,7 @@ def base_params(ret: Retentate) -> np.ndarray:
 
 
 def run(ret: Retentate, particles, device, *, seed: int, index: int, keep: str = "retentate",
-        progress=None) -> dict:
+        chunk: int = 1 << 20, progress=None) -> dict:
     """Take every particle still in the product through the retentate process and book its fate; returns the
     flux curve, the process time, the filtered and the final volume (module docstring)."""
     from ..kernels import cpu
@@ -231,7 +231,6 @@ def run(ret: Retentate, particles, device, *, seed: int, index: int, keep: str =
     diameter = xp.asarray(particles.diameter, dtype=np.float64)  # the retentate kernel is float64 in every precision
     mech = particles.mechanics if particles.mechanics is not None else xp.full((n, K.N_MECH), np.nan)
     active = particles.fate == fates.PRODUCT
-    chunk = 1 << 20
     for i0 in range(0, n, chunk):
         i1 = min(n, i0 + chunk)
         device.launch(device.kernels().retentate_particles, i1 - i0, particles.pid0 + i0, index, seed,

@@ -47,7 +47,7 @@ class TffPlan(RunsNoRotor):
     flux: float                # clean-membrane flux at the pressure [m/s]
     process_time: float        # estimate on the clean membrane [s]; the run reports the real one
     retentate: R.Retentate
-    temperature: float = 277.15
+    temperature: float
     warnings: tuple = ()
 
     @property
@@ -90,4 +90,4 @@ def plan_step(index: int, step, volume: float, medium, previous, ctx) -> TffPlan
 def run_step(plan: TffPlan, particles, device, *, seed: int, temperature: float, brownian: bool = True,
              max_step: float | None = None, chunk: int = 1 << 20, progress=None) -> dict:
     """Take every particle still in the product through the TFF step and book its fate."""
-    return R.run(plan.retentate, particles, device, seed=seed, index=plan.index, progress=progress)
+    return R.run(plan.retentate, particles, device, seed=seed, index=plan.index, chunk=chunk, progress=progress)

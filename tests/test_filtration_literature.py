@@ -27,7 +27,6 @@ from scipy import integrate
 from scipy.stats import norm
 
 import exosim
-from exosim.config import Protocol, Sample, load_media, load_membranes, load_rotors
 from exosim.engine import run_protocol
 from exosim.kernels import filtration as KF
 
@@ -36,7 +35,6 @@ TEMP = 293.15                               # 20 degC
 ETA_W20 = 1.0016e-3                         # water at 20 degC [Pa s] (IAPWS 2008)
 ETA = ETA_W20 * 1.02                        # PBS (configs/media/pbs.yaml: viscosity_factor 1.02)
 VISC = 0.005                                # allowance for exosim's viscosity fit (0.3 %, see the module doc)
-MEDIA, ROTORS = load_media(), load_rotors()
 
 
 # ---------------------------------------------------------------- helpers (API only)
@@ -55,14 +53,7 @@ def polymeric_mf(tmp_path, diameter="30 nm", gsd=1.2, permeability="1500 L/m**2/
     return str(path)
 
 
-def sample(pops, volume="10 mL"):
-    return Sample.model_validate({"name": "s", "volume": volume, "medium": "PBS", "populations": pops},
-                                 context={"media": MEDIA})
-
-
-def protocol(step):
-    return Protocol.model_validate({"name": "f", "temperature": "20 degC", "steps": [step]},
-                                   context={"rotors": ROTORS, "media": MEDIA, "membranes": load_membranes()})
+from test_filtration import protocol, sample  # noqa: E402  (one-step protocol, PBS sample)
 
 
 def rigid(name, diameter, conc, target=False):

@@ -85,12 +85,9 @@ class Retentate:
         """Process time on the clean membrane [s] (a planning estimate; the run reports the real one)."""
         j = self.clean_flux
         conc = self.volume_in - self.volume_end
-        if self.falling_head:
+        if self.falling_head:   # J = J0 V / V_in down to the dead stop: t = V_in / (J0 A) ln(V_in / V_end)
             conc = self.volume_in * math.log(self.volume_in / self.volume_end)
-            dia = self.diavolumes * self.volume_end * self.volume_in / self.volume_end
-        else:
-            dia = self.diavolumes * self.volume_end
-        return (conc + dia) / (j * self.area)
+        return (conc + self.diavolumes * self.volume_end) / (j * self.area)
 
 
 def leveque(shear_rate: float, channel_length: float) -> tuple[float, float]:

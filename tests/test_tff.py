@@ -69,13 +69,31 @@ def test_diafiltration_and_concentration_laws(tmp_path, concentrate, diavolumes)
                                    context={"rotors": ROTORS, "media": MEDIA, "membranes": load_membranes()})
     smp = Sample.model_validate({"name": "s", "volume": "100 mL", "medium": "PBS", "populations": POPS},
                                 context={"media": MEDIA})
-    assert plan_protocol(prot, smp)[0].medium_out.name == ("water" if diavolumes > 0 else "PBS")
+    plan = plan_protocol(prot, smp)[0]
+    assert plan.medium_out.name == ("water" if diavolumes > 0 else "PBS")
+    assert plan.label == "TFF uniform"
+    # filtrate: the concentration's V_in - V_out, then N retentate volumes, as planned and as run
+    filtrate = (100e-6 - 100e-6 / concentrate) + diavolumes * 100e-6 / concentrate
+    assert plan.filtrate_volume == pytest.approx(filtrate, rel=1e-12)
+    assert float(ds.filtered_volume[0]) == pytest.approx(filtrate, rel=1e-9)
     expected = math.exp(-s * (math.log(concentrate) + diavolumes))
     se = math.sqrt(expected * (1 - expected) / 20_000)
     assert float(ds.recovery[0]) == pytest.approx(expected, abs=5 * se + 0.003 * expected)
     assert float(ds.product_volume) == pytest.approx(100e-6 / concentrate)
     passed = float(ds.fate_count.sel(step=0, place="filtrate_discarded")[0] / ds.input_count[0])
     assert passed == pytest.approx(1 - float(ds.recovery[0]), abs=1e-12)
+
+
+def test_half_a_diavolume_exchanges_the_medium(tmp_path):
+    """Any diafiltration (here half a retentate volume) hands the diafiltration medium on."""
+    from exosim.methods import plan_protocol
+    step = {"kind": "tff", "membrane": membrane_file(tmp_path), "area": "50 cm**2", "pressure": "0.01 bar",
+            "diavolumes": 0.5, "diafilter_medium": "water"}
+    prot = Protocol.model_validate({"name": "t", "temperature": "20 degC", "steps": [step]},
+                                   context={"rotors": ROTORS, "media": MEDIA, "membranes": load_membranes()})
+    smp = Sample.model_validate({"name": "s", "volume": "100 mL", "medium": "PBS", "populations": POPS},
+                                context={"media": MEDIA})
+    assert plan_protocol(prot, smp)[0].medium_out.name == "water"
 
 
 def test_shear_ruptures_vesicles_above_their_lysis_tension(tmp_path):

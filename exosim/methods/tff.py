@@ -12,7 +12,6 @@ the peak shear stress, or stick to the membrane (``adsorption`` per meeting).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from .. import units
@@ -49,11 +48,6 @@ class TffPlan(RunsNoRotor):
     retentate: R.Retentate
     temperature: float
     warnings: tuple = ()
-
-    @property
-    def exposure(self) -> float:
-        """Membrane meetings per particle: ln(concentration factor) + diavolumes."""
-        return math.log(self.concentrate) + self.diavolumes
 
 
 def plan_step(index: int, step, volume: float, medium, previous, ctx) -> TffPlan:

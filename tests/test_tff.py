@@ -84,6 +84,24 @@ def test_diafiltration_and_concentration_laws(tmp_path, concentrate, diavolumes)
     assert passed == pytest.approx(1 - float(ds.recovery[0]), abs=1e-12)
 
 
+def test_concentrating_exactly_to_the_hold_up_is_allowed(tmp_path):
+    """100 mL concentrated 10x leaves 10 mL: a 10-mL hold-up is reached, not undercut (a 10.1-mL one is)."""
+    from exosim.errors import ConfigError
+    from exosim.methods import plan_protocol
+    smp = Sample.model_validate({"name": "s", "volume": "100 mL", "medium": "PBS", "populations": POPS},
+                                context={"media": MEDIA})
+    for hold_up, ok in (("10 mL", True), ("10.1 mL", False)):
+        step = {"kind": "tff", "membrane": membrane_file(tmp_path), "area": "50 cm**2", "pressure": "0.01 bar",
+                "concentrate": 10, "hold_up": hold_up}
+        prot = Protocol.model_validate({"name": "t", "temperature": "20 degC", "steps": [step]},
+                                       context={"rotors": ROTORS, "media": MEDIA, "membranes": load_membranes()})
+        if ok:
+            assert plan_protocol(prot, smp)[0].volume_out == pytest.approx(10e-6)
+        else:
+            with pytest.raises(ConfigError, match="hold-up"):
+                plan_protocol(prot, smp)
+
+
 def test_half_a_diavolume_exchanges_the_medium(tmp_path):
     """Any diafiltration (here half a retentate volume) hands the diafiltration medium on."""
     from exosim.methods import plan_protocol

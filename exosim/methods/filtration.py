@@ -208,7 +208,7 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
     share = _uniforms(device, ks, particles, seed, K.STREAM_ARRIVAL + (plan.index << 8))
     adsorb_u = _uniforms(device, ks, particles, seed, K.STREAM_ADSORB + (plan.index << 8)) \
         if plan.adsorption > 0 else None
-    pitch = 1.0 / math.sqrt(plan.pore_density)
+    pitch = mem.pore_pitch(mb)
     order = np.argsort(np.where(active, share, np.inf), kind="stable")
     order = order[: int(active.sum())]
     diameter_h = device.to_host(particles.diameter).astype(np.float64)

@@ -524,3 +524,18 @@ def test_clean_flux_of_a_pore_distribution(tmp_path, kind):
     j0 = 3e12 * math.pi * truncated_lognormal_r4(50e-9, 1.3) * 0.3e5 / (8 * ETA * 6e-6)
     assert float(ds.filtration_flux[0, 0]) == pytest.approx(j0, rel=tol)
     assert float(ds.filtration_pressure[0, 0]) == pytest.approx(0.3e5)
+
+
+def test_stop_time_ends_an_unstirred_filtration(tmp_path):
+    """stop_time in an unstirred cell: checked between batches of arrivals, so the run ends within one batch's time
+    after it (here 128 batches of 9/128 mL, about 6 s each at the clean flux of uniform 100-nm pores), with a warning."""
+    mem = membrane_file(tmp_path)
+    pops = [{"name": "salt", "target": True, "concentration": "1e6 /mL", "diameter": "2 nm", "density": "1.05 g/mL"}]
+    step = {"kind": "filter", "membrane": mem, "area": "1 cm**2", "pressure": "1 bar", "hold_up": "1 mL",
+            "batches": 128, "stop_time": "10 s"}
+    run = exosim.engine.run_protocol(protocol(step), sample(pops), n_particles=1000, seed=1, device=exosim.CPU())
+    extra = run.steps[0].extra
+    batch_time = 9e-6 / 128 / (3e12 * pore_flow(50e-9, 1e5, ETA, 6e-6) * 1e-4)     # about 6 s
+    assert batch_time < 10.0
+    assert 10.0 <= extra["process_time"] < 10.0 + batch_time * 1.01
+    assert extra["filtered_volume"] < 9e-6 and "stop_time" in extra["warnings"][0]

@@ -83,9 +83,8 @@ class FilterPlan(RunsNoRotor):
     process_time: float         # estimate on the clean membrane [s]; the run reports the real one
     temperature: float
     warnings: tuple = ()
-    device: str = "unstirred"   # unstirred | stirred | centrifugal
     adsorption: float = 0.0     # share of retained vesicles lost on the membrane (per meeting when mixed)
-    stop_time: float | None = None
+    stop_time: float | None = None   # unstirred: checked between batches; mixed: in the retentate model
     retentate: object = None    # stirred or centrifugal: the well-mixed model (methods/retentate.py)
 
 
@@ -161,17 +160,16 @@ def plan_step(index: int, step, volume: float, medium, previous, ctx) -> FilterP
         medium_out=medium_out, pore_median=r_med, pore_density=density, viscosity=eta, clean_flux=clean,
         process_time=retentate.clean_time() if mixed else
         _clean_time(volume, step.hold_up, clean, step.area, head is not None),
-        temperature=ctx.temperature, warnings=tuple(warnings), device=step.mixing, adsorption=step.adsorption,
+        temperature=ctx.temperature, warnings=tuple(warnings), adsorption=step.adsorption,
         stop_time=step.stop_time, retentate=retentate)
 
 
 def _clean_time(volume: float, hold_up: float, clean_flux: float, area: float, falling: bool) -> float:
-    """Filtration time [s] through the clean membrane: constant flux, or (centrifugal head) a flux falling in
-    proportion to the feed volume, t = V_in / (J_0 A) ln(V_in / V_end)."""
-    if not falling:
-        return (volume - hold_up) / (clean_flux * area)
-    end = max(hold_up, 1e-3 * volume)
-    return volume / (clean_flux * area) * math.log(volume / end)
+    """Filtration time [s] through the clean membrane (retentate.clean_time), a zero hold-up under a falling head
+    taken as a thousandth of the feed (the column's pressure would vanish)."""
+    from .retentate import clean_time
+
+    return clean_time(volume, max(hold_up, 1e-3 * volume) if falling else hold_up, clean_flux, area, falling)
 
 
 @dataclass
@@ -245,7 +243,11 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
     j0 = flux
     t, filtered, stopped = 0.0, 0.0, False
     times, fluxes, pressures = [t], [flux], [dp]
+    timed_out = False
     for b in range(n_batch):
+        if plan.stop_time is not None and t >= plan.stop_time:   # checked between batches of arrivals
+            stopped = timed_out = True
+            break
         if flux <= 0 or not math.isfinite(r_m) \
                 or flux < plan.stop_flux * j0 * (dp / pressures[0] if plan.head_pressure else 1.0) \
                 or not dp <= mb.max_pressure:
@@ -319,7 +321,8 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
              "pressure": np.where(np.isfinite(pressures), pressures, np.nan), "filtered_volume": filtered,
              "process_time": t, "stopped": stopped, "volume_out": volume_out}
     if stopped:
-        why = "the pressure reached the membrane's rating" if plan.flux is not None else \
+        why = f"stop_time {units.fmt(plan.stop_time, 's', 'min')} reached" if timed_out else \
+            "the pressure reached the membrane's rating" if plan.flux is not None else \
             f"the flux fell below {100 * plan.stop_flux:g} % of its start"
         extra["warnings"] = (f"steps[{plan.index}]: filtration stopped after {units.fmt_volume(filtered)} of "
                              f"{units.fmt_volume(plan.filtrate_volume)} ({why}); what was not filtered stays in the "

@@ -83,11 +83,17 @@ class Retentate:
 
     def clean_time(self) -> float:
         """Process time on the clean membrane [s] (a planning estimate; the run reports the real one)."""
-        j = self.clean_flux
-        conc = self.volume_in - self.volume_end
-        if self.falling_head:   # J = J0 V / V_in down to the dead stop: t = V_in / (J0 A) ln(V_in / V_end)
-            conc = self.volume_in * math.log(self.volume_in / self.volume_end)
-        return (conc + self.diavolumes * self.volume_end) / (j * self.area)
+        return clean_time(self.volume_in, self.volume_end, self.clean_flux, self.area, self.falling_head,
+                          self.diavolumes)
+
+
+def clean_time(volume_in: float, volume_end: float, flux: float, area: float, falling: bool,
+               diavolumes: float = 0.0) -> float:
+    """Time [s] to filter from volume_in down to volume_end [m^3] and then ``diavolumes`` retentate volumes at the
+    clean membrane's flux [m/s] over ``area`` [m^2]: constant, or (a falling centrifugal head) J = J0 V / V_in,
+    whose concentration takes V_in / (J0 A) ln(V_in / V_end)."""
+    conc = volume_in * math.log(volume_in / volume_end) if falling else volume_in - volume_end
+    return (conc + diavolumes * volume_end) / (flux * area)
 
 
 def leveque(shear_rate: float, channel_length: float) -> tuple[float, float]:
@@ -171,6 +177,7 @@ def run(ret: Retentate, particles, device, *, seed: int, index: int, keep: str =
     dcoef = diffusion_coefficient(d_rep, ret.temperature, ret.viscosity)
     excess = rho_rep - ret.density
     survive = np.ones(rep.size)
+    k, s_obs = np.empty(rep.size), np.empty(rep.size)     # filled by cpu.retentate_flux
     eta_r = ret.viscosity * ret.resistance
 
     def passage(pressure):
@@ -190,8 +197,6 @@ def run(ret: Retentate, particles, device, *, seed: int, index: int, keep: str =
         group = 0.0
         for _ in range(FLUX_PASSES):
             for _ in range(CONVECTION_PASSES if ret.mt_model == 1 else 1):
-                k = np.empty(rep.size)
-                s_obs = np.empty(rep.size)
                 flux, _, d_rho = cpu.retentate_flux(dp, eta_r, n_b, vol_rep, s, dcoef, excess, prm0, group, k,
                                                     s_obs)
                 group = ret.accel * abs(d_rho) * ret.mt_length ** 3 / ret.viscosity

@@ -302,8 +302,9 @@ class Osmotic(Strict):
 
 class Mechanics(Strict):
     """A vesicle's mechanics at a filter pore (docs/filtration.md): its reduced volume v = 6 sqrt(pi) V / A^(3/2)
-    (1 for a taut sphere, less for a deflated one), bending modulus, lysis tension and area-stretch modulus. Each may
-    be a distribution, drawn per vesicle. Without ``mechanics`` a particle is rigid."""
+    (1 for a taut sphere, less for a deflated one), bending modulus, lysis tension, area-stretch modulus and the
+    osmotically active share of its volume. The first three may be distributions, drawn per vesicle. Without
+    ``mechanics`` a particle is rigid."""
 
     reduced_volume: FractionDistribution
     # about 15 kT (Vorselen et al. 2018, Nat Commun 9:4960)
@@ -312,6 +313,10 @@ class Mechanics(Strict):
     lysis_tension: TensionDistribution = Field("5 mN/m", validate_default=True)
     # PC bilayers (Rawicz et al. 2000, Biophys J 79:328)
     area_modulus: Tension = Field("240 mN/m", validate_default=True)
+    # osmotically active share of the volume: water it loses when held in a pore under pressure. 0.5 is an
+    # assumption between the two-phase estimates for exosomes (0.41) and microvesicles (0.59): lumen share
+    # (rho_dry - rho) / (rho_dry - rho_lumen) with rho_dry 1.20 g/mL, less 20 % inactive (docs/gradient_media.md)
+    osmotic_share: Fraction = 0.5
     # pellet compaction: time at 100,000 x g in a pellet after which a vesicle is damaged with probability 1 - 1/e
     # (no published rate: an assumption, docs/physics.md)
     pellet_tolerance: Duration = Field("20 h", validate_default=True)
@@ -320,6 +325,8 @@ class Mechanics(Strict):
     def _ranges(self):
         if not (0.0 < self.reduced_volume.lo and self.reduced_volume.hi <= 1.0):
             raise _FieldError("reduced_volume", "must lie in (0, 1]: 1 is a sphere (set min: and max: inside)")
+        if self.osmotic_share >= 1.0:
+            raise _FieldError("osmotic_share", "must be below 100 %: the membrane and its contents are not water")
         return self
 
 

@@ -110,6 +110,7 @@ def sample_particles(sample: Sample, n_particles: int, seed: int, device, lo: in
                           dist.p2, dist.lo, dist.hi, scratch[a:b])
             mech_table[a:b, col] = scratch[a:b]
         mech_table[a:b, layout.M_AREA_MODULUS] = mech.area_modulus
+        mech_table[a:b, layout.M_OSMOTIC] = mech.osmotic_share
     population = np.empty(n, dtype=np.int32)
     for p, i0, i1 in spans:
         population[i0 - lo:i1 - lo] = p

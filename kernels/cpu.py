@@ -88,11 +88,11 @@ def passage_table(diameter, mech, node_r, node_w, pressures, prm, s_out, r_out):
 
 
 @cached_njit(parallel=True)
-def plug_table(diameter, mech, radii, pressure, out):
-    """out[i, b] = 1 if particle i would plug a pore of radius radii[b] at ``pressure``."""
+def plug_table(diameter, mech, radii, pressure, temperature, out):
+    """out[i, b] = 1 if particle i would plug a pore of radius radii[b] at ``pressure`` [Pa], ``temperature`` [K]."""
     for i in numba.prange(diameter.shape[0]):
         for b in range(radii.shape[0]):
-            out[i, b] = plugs(diameter[i], mech[i], radii[b], pressure)
+            out[i, b] = plugs(diameter[i], mech[i], radii[b], pressure, temperature)
 
 
 @cached_njit(parallel=True)

@@ -25,7 +25,7 @@ SPIN_SIGNATURE = (f"(int64, int64, int64, {REAL}[:], {REAL}[:], boolean[:], {REA
 SAMPLE_SIGNATURE = "(int64, int64, int64, int64, float64, float64, float64, float64, float64[:])"
 FILTER_SIGNATURE = ("(int64[:], int64, int64, float64[:], float64[:, :], float64[:], float64[:], float64[:], "
                     "uint8[:], int32[:])")
-PLUG_SIGNATURE = "(float64[:], float64[:, :], float64[:], float64, uint8[:, :])"
+PLUG_SIGNATURE = "(float64[:], float64[:, :], float64[:], float64, float64, uint8[:, :])"
 RETENTATE_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:, :], boolean[:], float64[:], float64[:], float64[:], "
                  "uint8[:])")
 GRADIENT_SIGNATURE = (f"(int64, int64, int64, {REAL}[:], {REAL}[:], boolean[:], {REAL}[:], {REAL}[:, :], "
@@ -80,11 +80,11 @@ def retentate_particles(pid0, step, seed, diameter, mech, active, node_r, node_w
         outcome[i] = retentate_fate(pid0 + i, step, seed, diameter[i], mech[i], node_r, node_w, prm)
 
 
-def plug_table(diameter, mech, radii, pressure, out):
+def plug_table(diameter, mech, radii, pressure, temperature, out):
     i = cuda.grid(1)
     if i < diameter.shape[0]:
         for b in range(radii.shape[0]):
-            out[i, b] = plugs(diameter[i], mech[i], radii[b], pressure)
+            out[i, b] = plugs(diameter[i], mech[i], radii[b], pressure, temperature)
 
 
 def sample(pid0, seed, stream, kind, p1, p2, lo, hi, out):

@@ -67,7 +67,8 @@ M_REDUCED_VOLUME = 0
 M_BENDING = 1        # [J]
 M_LYSIS = 2          # [N/m]
 M_AREA_MODULUS = 3   # [N/m]
-N_MECH = 4
+M_OSMOTIC = 4        # osmotically active share of its volume [1] (water it can lose at a pore)
+N_MECH = 5
 
 # a well-mixed retentate at a membrane (kernels/filtration.py, retentate_fate: tangential flow, a stirred cell, a
 # centrifugal concentrator): outcome, parameter vector, then NSEG segments of SEG_WIDTH values each

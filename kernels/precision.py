@@ -37,7 +37,7 @@ FOLDER = Path(__file__).resolve().parent
 # modules rewritten for float32, in import order; the others are shared with the float64 package
 SPECIALISED = ("philox", "formulas", "spin", "gradient", "cpu", "gpu")
 # modules the rewritten ones import as they are (float64 kernels that are not specialised, plain constants)
-SHARED = ("layout", "cache", "_cuda", "precision", "sampling", "polarisation", "filtration")
+SHARED = ("constants", "layout", "cache", "_cuda", "precision", "sampling", "polarisation", "filtration")
 
 wide = np.float64  # a value kept in double precision in both specialisations
 

@@ -128,6 +128,8 @@ def test_missing_file(tmp_path):
     (("gsd: 1.5", "gsd: 0.5"), ["populations[0].diameter", "gsd > 1"]),
     (("culture_medium", "soup"), ["medium", "unknown medium", "PBS"]),
     (("    molecular_weight: 66.5 kDa\n", ""), ["populations[1]", "molecular_weight"]),
+    (("    protein: 1e-10 ug\n", "    protein: 1e-10 ug\n    mechanics: {reduced_volume: 0.9, osmotic_share: 100 %}\n"),
+     ["populations[0].mechanics.osmotic_share", "below 100 %"]),
 ])
 def test_bad_sample_fields(tmp_path, edit, needles):
     result, out = invoke(tmp_path, sample=SAMPLE.replace(*edit))

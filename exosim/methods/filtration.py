@@ -284,7 +284,8 @@ def run_step(plan: FilterPlan, particles, device, *, seed: int, temperature: flo
                 lost = stays & vesicle & (adsorb_u[members] < plan.adsorption)
                 where[members[lost]] = 2
             r_cake += _cake(d[stays & deposits], particles.weight[population_h[members]][stays & deposits], plan.area)
-            plugging = _plugging_arrivals(device, ks, d_dev, mech_dev, k * seals, pores, prm[K.PF_PRESSURE], np)
+            plugging = _plugging_arrivals(device, ks, d_dev, mech_dev, k * seals, pores, prm[K.PF_PRESSURE],
+                                           prm[K.PF_TEMPERATURE], np)
             _plug(pores, plugging, np.random.default_rng([seed, plan.index, b, 0xB10C]), np)
             dep = outcome == K.F_DEPOSITED
             if dep.any():
@@ -390,7 +391,7 @@ def _cake(d, weight, area):
 PLUG_BINS = 48   # pore-radius classes at which each batch's plugging arrivals are counted
 
 
-def _plugging_arrivals(device, ks, diameter, mech, k, pores, pressure, np):
+def _plugging_arrivals(device, ks, diameter, mech, k, pores, pressure, temperature, np):
     """Real plugging arrivals K(r_j) = sum_i k_i [particle i plugs a pore of radius r_j] for every pore j, the
     pores grouped in PLUG_BINS classes of radius (geometric bins between the smallest and largest open pore; a
     single class when they are all the same): the kernel's ``plugs`` for every (particle, class) pair."""
@@ -407,7 +408,8 @@ def _plugging_arrivals(device, ks, diameter, mech, k, pores, pressure, np):
         cls = np.clip(np.searchsorted(edges, radius, side="right") - 1, 0, PLUG_BINS - 1)  # closed ones: any
     xp = device.xp
     table = xp.zeros((diameter.shape[0], centres.shape[0]), dtype=np.uint8)
-    device.launch(ks.plug_table, diameter.shape[0], diameter, mech, xp.asarray(centres), float(pressure), table)
+    device.launch(ks.plug_table, diameter.shape[0], diameter, mech, xp.asarray(centres), float(pressure),
+                  float(temperature), table)
     per_class = np.asarray(device.to_host(table), dtype=np.float64).T @ k
     return per_class[cls]
 

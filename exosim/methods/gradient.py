@@ -29,6 +29,7 @@ import numpy as np
 from .. import units
 from ..errors import ConfigError
 from ..kernels import layout as K
+from ..kernels.constants import ISO_OSMOLALITY
 from ..physics import rotors as geom
 from .centrifuge import RotorRun
 
@@ -278,7 +279,7 @@ def _base(medium, ctx):
     return medium if hasattr(medium, "density_offset") else ctx.media["PBS"]
 
 
-BUFFER_OSMOLALITY = 0.290  # mol/kg: gradients made up in buffer (PBS-like), added to the solute's own osmolality
+BUFFER_OSMOLALITY = ISO_OSMOLALITY  # osmol/kg: gradients made up in buffer (PBS-like), added to the solute's own osmolality
 
 
 def _central(dist) -> float:

@@ -51,13 +51,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..kernels.constants import BOLTZMANN, GAS_CONSTANT, ISO_OSMOLALITY  # noqa: F401  (J/K, J/(mol K), osmol/kg)
+
 # ---------------------------------------------------------------- constants
-GAS_CONSTANT = 8.314462618  # J/(mol K), CODATA 2018 (exact)
-BOLTZMANN = 1.380649e-23  # J/K, CODATA 2018 (exact)
 WATER_MOLAR_MASS = 0.018015268  # kg/mol (IAPWS)
 T20 = 293.15  # K, the temperature of the tables
 T_MIN, T_MAX = 273.15, 313.15  # K: 0-40 degC, the range of Tanaka's water density and of centrifuge runs
-ISO_OSMOLALITY = 0.290  # mol/kg: iodixanol diluted with buffer (OptiPrep application sheet M01)
 CGS_BETA = 1e-7  # 1 cm^5 g^-1 s^-2 in m^5 kg^-1 s^-2
 
 

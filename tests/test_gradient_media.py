@@ -322,43 +322,47 @@ def test_diffusion_coefficients_at_infinite_dilution(sucrose, cscl, iodixanol):
     assert sucrose.diffusion_coefficient(0.5, T4) < 0.2 * d4
 
 
-def test_svedberg_relation(sucrose, cscl):
-    """s / D = M (1 - vbar rho) / (ions R T Gamma)."""
-    for medium, w in ((sucrose, 0.2), (cscl, 0.3)):
-        s, d = medium.sedimentation_coefficient(w, T4), medium.diffusion_coefficient(w, T4)
-        expect = medium.molar_mass * (1 - medium.partial_specific_volume(w, T4) * medium.density(w, T4)) / (
-            medium.ions * gm.GAS_CONSTANT * T4 * medium.thermodynamic_factor(w))
-        assert s / d == pytest.approx(expect, rel=1e-12)
-    assert 0.1e-13 < sucrose.sedimentation_coefficient(0.05, T20) < 0.3e-13  # sucrose: about 0.2 S
+def test_svedberg_relation_at_infinite_dilution_against_published_d_and_vbar(sucrose, cscl):
+    """At infinite dilution the solute's sedimentation coefficient follows from its published diffusion
+    coefficient and partial specific volume by the Svedberg relation, s0 = M (1 - vbar0 rho_w) D0 / (ions R T)
+    (ions = 2 for the Nernst-Hartley salt). Published values typed here: sucrose D0 = 5.226e-10 m^2/s at 25 C
+    (Gosting & Morris 1949, JACS 71:1998), partial molar volume 211.3 cm^3/mol; CsCl D0 = 2.044e-9 m^2/s
+    (Nernst-Hartley from Cs+ 2.056e-9 and Cl- 2.032e-9, CRC), partial molar volume 39.16 cm^3/mol (Millero 1971,
+    Chem Rev 71:147); water 997.05 kg/m^3 at 25 C. The code takes vbar from its density tables (within 0.2 % of
+    these), and Gamma -> 1, d ln c/d ln m -> 1 as w -> 0: 1 %."""
+    rho_w, r = 997.05, 8.314462618
+    for medium, molar, v_molar, d0, ions in ((sucrose, 0.34230, 211.3e-6, 5.226e-10, 1),
+                                             (cscl, 0.16836, 39.16e-6, 2.044e-9, 2)):
+        s0 = molar * (1 - v_molar / molar * rho_w) * d0 / (ions * r * T25)
+        assert medium.sedimentation_coefficient(1e-6, T25) == pytest.approx(s0, rel=0.01)
+        assert medium.diffusion_coefficient(1e-6, T25) == pytest.approx(d0, rel=0.01)
+    assert 0.25e-13 < sucrose.sedimentation_coefficient(1e-6, T25) < 0.30e-13  # sucrose: about 0.28 S
 
 
-def test_cscl_equilibrium_slope_from_s_over_d_against_published_beta0(cscl):
-    """Ideal-solute s/D against the published self-forming CsCl gradient, d rho/dr = omega^2 r / beta0
-    (beta0 = 1.19e9 cm^5 g^-1 s^-2 at 1.70 g/mL, 25 C; media.md). Sedimentation equilibrium of the salt:
-    d ln(m)/dr = (s/D) omega^2 r, so d rho/dr = (d rho / d ln m) (s/D) omega^2 r. Documented result: the ideal
-    slope is 11 % steeper than the published one (beta0 1.07e9, 10 % low)."""
+def test_cscl_beta0_against_the_published_value(cscl):
+    """beta0 of CsCl at 1.70 g/mL and 25 C against the published 1.19e9 cm^5 g^-1 s^-2 (Ifft, Voet & Vinograd
+    1961; media.md; public codes use 1.14e9-1.195e9). With the Holmes-Mesmer Pitzer fit's thermodynamic factor
+    extrapolated to 7.6 mol/kg (configs/gradient_media/cscl.yaml) the model gives 1.27e9: the bound is 8 %, set
+    by that extrapolation (an ideal Gamma = 1 gives 1.07e9, 10 % low, and fails it). The consistency of beta0 with
+    the Lamm solver's equilibrium is the test above."""
     t = cscl.beta0_temperature
     assert t == pytest.approx(T25) and cscl.beta0_published == pytest.approx(1.19e9 * 1e-7)
     w = cscl.mass_fraction_from(cscl.beta0_density, "density", t)
-    omega = 45000 * 2 * math.pi / 60
-    omega2r = omega ** 2 * 0.07
-    s_over_d = cscl.sedimentation_coefficient(w, t) / cscl.diffusion_coefficient(w, t)
-    h = 1e-4  # d rho / d ln m by finite differences in ln m
-    m = cscl.molality(w)
-    w_at = lambda mm: mm * cscl.molar_mass / (1 + mm * cscl.molar_mass)  # noqa: E731
-    drho_dlnm = (cscl.density(w_at(m * math.exp(h)), t) - cscl.density(w_at(m * math.exp(-h)), t)) / (2 * h)
-    slope_ideal = drho_dlnm * s_over_d * omega2r
-    slope_published = omega2r / cscl.beta0_published
-    assert slope_ideal / slope_published == pytest.approx(1.107, abs=0.01)
-    assert cscl.beta0(w, t) == pytest.approx(omega2r / slope_ideal, rel=1e-6)
+    assert cscl.beta0(w, t) / 1e-7 == pytest.approx(1.19e9, rel=0.08)
 
 
-def test_iodixanol_ideal_beta0_is_steeper_than_cscl(iodixanol, cscl):
-    """No published beta0 for iodixanol: the ideal estimate is a few times smaller than CsCl's (a steeper
-    equilibrium gradient: a heavier, less dense-per-mole solute with a larger buoyant mass)."""
-    w = iodixanol.mass_fraction_from("30 %", "w/v")
-    b = iodixanol.beta0(w) / gm.CGS_BETA
-    assert 1e8 < b < 5e8
+def test_iodixanol_beta0_is_the_ideal_solute_value(iodixanol, cscl):
+    """No published beta0 for iodixanol was found (docs/gradient_media.md). With its ideal rule, beta0 = R T /
+    (M (1 - vbar rho) m d rho/dm), computed here by finite differences of the density table at 30 % w/v and
+    20 C (1 %: the finite differences); it is a few times smaller than CsCl's (a steeper equilibrium gradient)."""
+    w = float(iodixanol.mass_fraction_from("30 %", "w/v"))
+    h = 1e-5
+    rho = lambda x: float(iodixanol.density(x, T20))  # noqa: E731
+    drho_dw = (rho(w + h) - rho(w - h)) / (2 * h)
+    vbar = 1 / rho(w) - (1 - w) * drho_dw / rho(w) ** 2
+    expect = gm.GAS_CONSTANT * T20 / (iodixanol.molar_mass * (1 - vbar * rho(w)) * w * (1 - w) * drho_dw)
+    assert iodixanol.beta0(w, T20) == pytest.approx(expect, rel=0.01)
+    assert 2 < cscl.beta0(cscl.mass_fraction_from("1.40 g/mL", "density", T20), T20) / expect < 10
     assert iodixanol.beta0_published is None
 
 
@@ -412,3 +416,58 @@ def test_sucrose_density_falls_about_0_3_mg_per_ml_per_degree_near_20_c():
     g = load_gradient_media()["sucrose"]
     slope = (g.density(0.30, 294.15) - g.density(0.30, 292.15)) / 2.0
     assert slope == pytest.approx(-0.30, rel=0.15)
+
+
+# ---------------------------------------------------------------- the self-formed gradient: solver and thermodynamics
+@pytest.mark.parametrize("name, conc, temperature", [("CsCl", "1.40 g/mL", T25), ("iodixanol", "30 %", T20),
+                                                     ("sucrose", "40 %", T20)])
+def test_long_time_lamm_profile_has_the_thermodynamic_equilibrium_slope(media_, name, conc, temperature):
+    """The solute's Lamm equation, run to equilibrium from a uniform column (as exosim runs a self-forming
+    gradient: mass concentration c, the medium's own s(c) and D(c), reflecting bottom), must end in the
+    sedimentation equilibrium of the solute's chemical potential (Ifft, Voet & Vinograd 1961):
+    ions R T Gamma d ln(m)/dr = M (1 - vbar rho) omega^2 r, i.e. d rho/dr = (d rho/d ln m) M (1 - vbar rho)
+    omega^2 r / (ions R T Gamma). The expected slope is computed here from the medium's tables only: vbar and
+    d rho/d ln m by finite differences of its density, Gamma = (1/ions) d(osmolality)/dm of its osmolality (1 for
+    iodixanol, whose osmolality rule is iso-osmotic and which is treated as ideal), and compared with ``beta0``.
+    The solver's discretisation error at equilibrium is O(h^2) (tests/test_lamm.py): below 0.1 % with 200 cells
+    over 4 mm, so 3 % is the issue's bound on the thermodynamic consistency. A Lamm equation for c with the
+    molal-scale s/D (the old code) rests where d ln(c)/dr = (s/D) omega^2 r, 16-35 % too steep."""
+    from exosim.physics import lamm
+    from exosim.physics import rotors as geom
+
+    med = media_[name]
+    w0 = float(med.mass_fraction_from_config(conc, temperature))
+    r_m, r_b = 0.070, 0.074
+    omega = 45000 * 2 * math.pi / 60
+    w_grid = np.linspace(0.0, med.w_max, 4001)
+    c_grid = np.asarray(med.concentration(w_grid, "w/v", temperature))
+    s_grid = np.asarray(med.sedimentation_coefficient(w_grid, temperature))
+    d_grid = np.asarray(med.diffusion_coefficient(w_grid, temperature))
+    d0 = float(med.diffusion_coefficient(w0, temperature))
+    t_relax = (r_b - r_m) ** 2 / (math.pi ** 2 * d0)
+    seg = geom.speed_profile(omega, 30 * t_relax)
+    edges = lamm.uniform_edges(r_m, r_b, 200)
+    res = lamm.solve(edges, float(med.concentration(w0, "w/v", temperature)), seg,
+                     lambda c, r: np.interp(c, c_grid, s_grid), lambda c, r: np.interp(c, c_grid, d_grid),
+                     geometry="tube", bottom="reflecting", courant=1e4, max_dt=t_relax / 8, iterations=2)
+    grid = 0.5 * (edges[1:] + edges[:-1])
+    w_end = np.interp(res.c, c_grid, w_grid)
+    rho = np.asarray(med.density(w_end, temperature))
+    mid = len(grid) // 2
+    slope_lamm = (rho[mid + 1] - rho[mid - 1]) / (grid[mid + 1] - grid[mid - 1])
+    # the thermodynamic slope at the middle cell's composition, from the tables by finite differences
+    w, h = float(w_end[mid]), 1e-5
+    rho_of = lambda x: float(med.density(x, temperature))  # noqa: E731
+    drho_dw = (rho_of(w + h) - rho_of(w - h)) / (2 * h)
+    vbar = 1 / rho_of(w) - (1 - w) * drho_dw / rho_of(w) ** 2     # v + (1 - w) dv/dw, v = 1/rho
+    m_of = lambda x: x / ((1 - x) * med.molar_mass)  # noqa: E731
+    dm_dw = (m_of(w + h) - m_of(w - h)) / (2 * h)
+    drho_dlnm = drho_dw * m_of(w) / dm_dw
+    if med.osmotic_rule == "constant":
+        gamma = 1.0
+    else:
+        gamma = (float(med.osmolality(w + h)) - float(med.osmolality(w - h))) / (2 * h * dm_dw) / med.ions
+    expect = drho_dlnm * med.molar_mass * (1 - vbar * rho_of(w)) * omega ** 2 * grid[mid] / (
+        med.ions * gm.GAS_CONSTANT * temperature * gamma)
+    assert slope_lamm == pytest.approx(expect, rel=0.03)
+    assert slope_lamm == pytest.approx(omega ** 2 * grid[mid] / float(med.beta0(w, temperature)), rel=0.03)

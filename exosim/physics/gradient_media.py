@@ -139,6 +139,18 @@ def pitzer_osmotic_coefficient(molality, beta0, beta1, c_phi, a_phi=0.3915, alph
     return 1.0 - a_phi * sq / (1.0 + b * sq) + m * (beta0 + beta1 * np.exp(-alpha * sq)) + m * m * c_phi
 
 
+def _pitzer_dmphi_dm(molality, beta0, beta1, c_phi, a_phi=0.3915, alpha=2.0, b=1.2):
+    """d(m phi)/dm [1] of ``pitzer_osmotic_coefficient``, analytic: the thermodynamic factor
+    1 + d ln(gamma+-)/d ln(m) of a 1:1 electrolyte (Gibbs-Duhem: d(2 m phi) = 2 m d ln(gamma+- m))."""
+    m = np.asarray(molality, dtype=float)
+    sq = np.sqrt(m)
+    # m phi = m - A m^1.5 / (1 + b sqrt m) + m^2 (beta0 + beta1 e^(-alpha sqrt m)) + m^3 C
+    d_dh = -a_phi * (1.5 * sq * (1.0 + b * sq) - 0.5 * b * m) / (1.0 + b * sq) ** 2
+    e = np.exp(-alpha * sq)
+    d_b = 2.0 * m * (beta0 + beta1 * e) - 0.5 * alpha * beta1 * m * sq * e
+    return 1.0 + d_dh + d_b + 3.0 * m * m * c_phi
+
+
 def vesicle_density(rho_iso, osmolality, water_fraction, inactive_fraction, iso_osmolality=ISO_OSMOLALITY,
                     water_density=998.2):
     """Buoyant density of a vesicle in a medium of a given osmolality (Boyle-van 't Hoff).
@@ -400,18 +412,33 @@ class GradientMedium:
                              f"fit's range 0-{top:g} mol/kg (mass fraction 0-{w_top:.4g})")
 
     def thermodynamic_factor(self, w):
-        """Thermodynamic factor Gamma = 1 + d ln(gamma)/d ln(m) [1] of the solute at mass fraction w [1].
+        """Thermodynamic factor Gamma = 1 + d ln(gamma)/d ln(m) [1] of the solute at mass fraction w [1] (molal
+        scale: a = (gamma m)^ions).
 
-        From the Gibbs-Duhem relation, Gamma = (1/ions) d(osmolality)/dm. sucrose: from the Norrish osmolality
-        (rule "from_osmolality"); CsCl and iodixanol: 1 (rule "ideal"; see their YAML files for why).
+        From the Gibbs-Duhem relation, Gamma = (1/ions) d(osmolality)/dm (rule "from_osmolality"): sucrose from
+        the Norrish osmolality; CsCl from the Pitzer osmotic coefficient, Gamma = d(m phi)/dm, evaluated over the
+        whole table (beyond the fit's stated range it is extrapolated: the YAML file says how far it holds).
+        Iodixanol: 1 (rule "ideal"; its YAML file says why).
         """
         w = self._w(w)
         if self.gamma_rule == "ideal":
             return _out(np.ones_like(w))
         m = w / ((1.0 - w) * self.molar_mass)
+        p = self.osmotic_params
         if self.osmotic_rule == "norrish":
-            return _out(_norrish_dosm_dm(m, self.osmotic_params["K"]))
+            return _out(_norrish_dosm_dm(m, p["K"]))
+        if self.osmotic_rule == "pitzer":
+            return _out(_pitzer_dmphi_dm(m, p["beta0"], p["beta1"], p["C_phi"], p["A_phi"]))
         raise ValueError(f"{self.name}: no thermodynamic factor from a {self.osmotic_rule!r} osmolality rule")
+
+    def concentration_per_molality(self, w, temperature=T20):
+        """d ln(c) / d ln(m) [1] at (w, T), c = w rho the mass concentration [kg/m^3], m the molality [mol/kg]:
+        (1 - w) (1 + (w / rho) d rho/dw), from m = w / ((1 - w) M) and c = w rho(w). It converts a gradient in
+        the molal scale, in which the thermodynamics is written, into one in the concentration that the Lamm
+        equation transports."""
+        w, t = np.broadcast_arrays(self._w(w), self._t(temperature))
+        rho = np.asarray(self.density(w, t))
+        return _out((1.0 - w) * (1.0 + w * self._ddensity_dw(w, t) / rho))
 
     # ------------------------------------------------------------ the solute's own transport
     def diffusion_coefficient(self, w, temperature=T20):
@@ -428,32 +455,47 @@ class GradientMedium:
         return _out(self.diffusion_20 * (t / self.table_temperature) * (self.viscosity_table[0] / eta) * gamma)
 
     def sedimentation_coefficient(self, w, temperature=T20):
-        """Sedimentation coefficient of the solute [s] at (w, T), from the Svedberg relation for a solute of
-        ``ions`` independently diffusing particles: s = M (1 - vbar rho) D / (ions R T Gamma), with vbar the
-        partial specific volume and rho the solution density at (w, T) -- so that s / D = M (1 - vbar rho) /
-        (ions R T Gamma) is the equilibrium ratio of the Lamm equation (for CsCl the Nernst-Hartley salt: s/D =
-        M (1 - vbar rho) / (2 R T) when ideal).
+        """Sedimentation coefficient of the solute [s] at (w, T), the one the Lamm equation for the mass
+        concentration c needs: s = (s/D) D with the equilibrium ratio of sedimentation and diffusion written from
+        the solute's chemical potential (two-component sedimentation equilibrium, e.g. Fujita 1962, Mathematical
+        Theory of Sedimentation Analysis, ch. 1; Ifft, Voet & Vinograd 1961, J Phys Chem 65:1138):
+
+            ions R T Gamma d ln(m)/dr = M (1 - vbar rho) omega^2 r,   Gamma = 1 + d ln(gamma)/d ln(m),
+
+        with vbar the partial specific volume and rho the solution density at (w, T). The Lamm equation
+        dc/dt = -(1/A) d/dr [A (s omega^2 r c - D dc/dr)] rests where d ln(c)/dr = (s/D) omega^2 r, so
+
+            s/D = M (1 - vbar rho) / (ions R T Gamma) * d ln(c)/d ln(m)      (``concentration_per_molality``):
+
+        one thermodynamic description drives both the solver's equilibrium and ``beta0``. (For CsCl ideal and
+        dilute this is the Nernst-Hartley salt: s/D = M (1 - vbar rho) / (2 R T).)
         """
         w, t = np.broadcast_arrays(self._w(w), self._t(temperature))
         d = np.asarray(self.diffusion_coefficient(w, t))
         return _out(self._s_over_d(w, t) * d)
 
-    def _s_over_d(self, w, t):
+    def _s_over_d_molal(self, w, t):
+        """M (1 - vbar rho) / (ions R T Gamma) [s^2/m^2]: d ln(m)/dr per omega^2 r at equilibrium."""
         vbar = np.asarray(self.partial_specific_volume(w, t))
         rho = np.asarray(self.density(w, t))
         gamma = np.asarray(self.thermodynamic_factor(w))
         return self.molar_mass * (1.0 - vbar * rho) / (self.ions * GAS_CONSTANT * t * gamma)
 
+    def _s_over_d(self, w, t):
+        """The Lamm equation's s/D [s^2/m^2] (``sedimentation_coefficient``)."""
+        return self._s_over_d_molal(w, t) * np.asarray(self.concentration_per_molality(w, t))
+
     def beta0(self, w, temperature=T20):
-        """Self-forming-gradient constant [m^5 kg^-1 s^-2] implied by this medium's s/D at (w, T):
-        at sedimentation equilibrium d ln(m)/dr = (s/D) omega^2 r, so d rho/dr = omega^2 r / beta0 with
-        beta0 = 1 / ((s/D) * m d rho/dm), m d rho/dm = w (1 - w) d rho/dw. Divide by 1e-7 for cgs units
-        (cm^5 g^-1 s^-2; CsCl about 1.19e9 at 1.7 g/mL, Ifft, Voet & Vinograd 1961). Infinite at w = 0.
+        """Self-forming-gradient constant [m^5 kg^-1 s^-2] at (w, T): at sedimentation equilibrium
+        d ln(m)/dr = M (1 - vbar rho) omega^2 r / (ions R T Gamma) (``sedimentation_coefficient``), so
+        d rho/dr = omega^2 r / beta0 with beta0 = ions R T Gamma / (M (1 - vbar rho) m d rho/dm),
+        m d rho/dm = w (1 - w) d rho/dw (Ifft, Voet & Vinograd 1961). Divide by 1e-7 for cgs units
+        (cm^5 g^-1 s^-2; CsCl about 1.19e9 at 1.7 g/mL and 25 degC, ibid.). Infinite at w = 0.
         """
         w, t = np.broadcast_arrays(self._w(w), self._t(temperature))
         slope = w * (1.0 - w) * self._ddensity_dw(w, t)
         with np.errstate(divide="ignore"):
-            return _out(1.0 / (self._s_over_d(w, t) * slope))
+            return _out(1.0 / (self._s_over_d_molal(w, t) * slope))
 
     # ------------------------------------------------------------ concentrations
     def concentration(self, w, kind, temperature=T20):

@@ -47,13 +47,13 @@ def spin_fixed(pid0, step, seed, diameter, density, active, prm, seg, outcome, p
 
 
 @cached_njit(parallel=True)
-def spin_gradient(pid0, step, seed, diameter, density, active, prm, seg, rho_tab, eta_tab, geo_tab, outcome,
-                  pos):
+def spin_gradient(pid0, step, seed, diameter, density, share, active, prm, seg, rho_tab, eta_tab, osm_tab, geo_tab,
+                  outcome, pos):
     """Gradient run (tabulated medium) for every active particle; particle i has global id pid0 + i."""
     for i in numba.prange(diameter.shape[0]):
         if active[i]:
-            o, r = gradient_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg, rho_tab, eta_tab,
-                                geo_tab)
+            o, r = gradient_run(pid0 + i, step, seed, diameter[i], density[i], share[i], prm, seg, rho_tab,
+                                eta_tab, osm_tab, geo_tab)
             outcome[i] = o
             pos[i] = r
 

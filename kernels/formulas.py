@@ -8,12 +8,15 @@ import math
 from numba.extending import register_jitable
 
 from . import constants
+from .osmosis import osmotic_density as _osmotic_density
 
 # float(): the float32 rewrite (kernels/precision.py) turns these into float32 constants of its kernels
 BOLTZMANN = float(constants.BOLTZMANN)            # J/K
 GAS_CONSTANT = float(constants.GAS_CONSTANT)      # J/(mol K)
 ISO_OSMOLALITY = float(constants.ISO_OSMOLALITY)  # osmol/kg
+LUMEN_WATER_DENSITY = float(constants.LUMEN_WATER_DENSITY)  # kg/m^3
 
+osmotic_density = register_jitable(_osmotic_density)  # kernels/osmosis.py: plain, importable without numba
 BRIDGE_CUTOFF = 50.0  # bridge exponents beyond this give probabilities below 2e-22: counted as zero
 
 

@@ -28,8 +28,8 @@ FILTER_SIGNATURE = ("(int64[:], int64, int64, float64[:], float64[:, :], float64
 PLUG_SIGNATURE = "(float64[:], float64[:, :], float64[:], float64, float64, uint8[:, :])"
 RETENTATE_SIGNATURE = ("(int64, int64, int64, float64[:], float64[:, :], boolean[:], float64[:], float64[:], float64[:], "
                  "uint8[:])")
-GRADIENT_SIGNATURE = (f"(int64, int64, int64, {REAL}[:], {REAL}[:], boolean[:], {REAL}[:], {REAL}[:, :], "
-                      f"{REAL}[:, :], {REAL}[:, :], {REAL}[:, :], uint8[:], {REAL}[:])")
+GRADIENT_SIGNATURE = (f"(int64, int64, int64, {REAL}[:], {REAL}[:], {REAL}[:], boolean[:], {REAL}[:], "
+                      f"{REAL}[:, :], {REAL}[:, :], {REAL}[:, :], {REAL}[:, :], {REAL}[:, :], uint8[:], {REAL}[:])")
 
 
 def spin_swinging(pid0, step, seed, diameter, density, active, prm, seg, outcome, pos, dose):
@@ -56,12 +56,12 @@ def spin_fixed(pid0, step, seed, diameter, density, active, prm, seg, outcome, p
             dose[i] = w
 
 
-def spin_gradient(pid0, step, seed, diameter, density, active, prm, seg, rho_tab, eta_tab, geo_tab, outcome,
-                  pos):
+def spin_gradient(pid0, step, seed, diameter, density, share, active, prm, seg, rho_tab, eta_tab, osm_tab, geo_tab,
+                  outcome, pos):
     i = cuda.grid(1)
     if i < diameter.shape[0] and active[i]:
-        o, r = gradient_run(pid0 + i, step, seed, diameter[i], density[i], prm, seg, rho_tab, eta_tab,
-                            geo_tab)
+        o, r = gradient_run(pid0 + i, step, seed, diameter[i], density[i], share[i], prm, seg, rho_tab,
+                            eta_tab, osm_tab, geo_tab)
         outcome[i] = o
         pos[i] = r
 

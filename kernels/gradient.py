@@ -1,12 +1,14 @@
 """One particle through one spin in a density gradient: scalar functions for the CPU and CUDA loops.
 
-The medium's density and viscosity are tables on a uniform grid in radius and time (``rho_tab[k, j]``,
-``eta_tab[k, j]``: time k * P_TAB_DT from the start of the run, radius P_TAB_R0 + j * P_TAB_DR), computed on the
+The medium's density, viscosity and osmolality are tables on a uniform grid in radius and time (``rho_tab[k, j]``,
+``eta_tab[k, j]``, ``osm_tab[k, j]``: time k * P_TAB_DT from the start of the run, radius P_TAB_R0 + j * P_TAB_DR), computed on the
 host by the Lamm solver as the gradient evolves, and read here by bilinear interpolation.
 
 The radial motion is the Ito equation dr = f(r) dt + sqrt(2 D(r)) dW with
 f(r) = s(r) omega^2 r + dD/dr, s(r) = d^2 (rho_p - rho_m(r)) / (18 eta(r)), D(r) = kB T / (3 pi eta(r) d)
 (docs/reference/physics.md: the dD/dr term keeps the Boltzmann distribution right where the viscosity varies).
+A vesicle's density rho_p(r, t) follows the local osmolality (``particle_density``), and s(r) and its slope
+carry that change.
 In a tube whose section A(r) varies along the radius (fixed angle; exosim.physics.column) f gains the geometric
 drift D d ln A/dr, tabulated in row 0 of ``geo_tab`` on the medium tables' radial grid (zeros for a swinging
 bucket's constant section), and a particle starts uniformly in volume: row 1 holds prm[P_START_N] radii at equal
@@ -28,8 +30,8 @@ import math
 
 from numba.extending import register_jitable
 
-from .formulas import (bridge_crossing_probability, bridge_may_cross, diffusion_coefficient, may_touch,
-                       reflection_push)
+from .formulas import (ISO_OSMOLALITY, LUMEN_WATER_DENSITY, bridge_crossing_probability, bridge_may_cross,
+                       diffusion_coefficient, may_touch, osmotic_density, reflection_push)
 from .layout import (P_BROWNIAN, P_R_MAX, P_R_MENISCUS, P_START_HI, P_START_LO, P_START_N, P_TAB_DR, P_TAB_DT,
                      P_TAB_R0, P_TEMPERATURE, STREAM_SPIN, SUPERNATANT)
 from .philox import box_muller, random_words, uniform_open
@@ -64,29 +66,46 @@ def phi1(x):
 
 
 @register_jitable
-def medium_at(r, t, prm, rho_tab, eta_tab):
-    """(density [kg/m^3], d density/dr [kg/m^4], viscosity [Pa s], d viscosity/dr [Pa s/m]) of the medium at
-    radius r [m] and run time t [s]: bilinear interpolation in the tables (clamped to their edges)."""
-    n_t = rho_tab.shape[0]
-    n_r = rho_tab.shape[1]
+def time_row(t, prm, n_t):
+    """(k, k1, fy): the rows of a medium table on either side of run time t [s] and the weight of the later one
+    (clamped to the table; one row: 0, 0, 0). Computed once per substep for every table (one double-precision
+    division of the run clock)."""
+    if n_t <= 1:
+        return 0, 0, 0.0
+    y = float(t / prm[P_TAB_DT])
+    k = min(max(int(math.floor(y)), 0), n_t - 2)
+    return k, k + 1, min(max(y - float(k), 0.0), 1.0)
+
+
+@register_jitable
+def table_at(r, k, k1, fy, prm, tab):
+    """(value, d value/dr) of a medium table at radius r [m] between rows k and k1 (weight fy of k1,
+    ``time_row``): bilinear interpolation, clamped to the table's edges (beyond the first or last cell centre the
+    medium is held constant, slope 0)."""
+    n_r = tab.shape[1]
     dr = prm[P_TAB_DR]
     x = (r - prm[P_TAB_R0]) / dr
-    j = int(math.floor(x))
-    j = min(max(j, 0), n_r - 2)
+    j = min(max(int(math.floor(x)), 0), n_r - 2)
     fx = min(max(x - float(j), 0.0), 1.0)
-    inside = 0.0 <= x <= float(n_r - 1)  # beyond the first or last cell centre the medium is held constant
-    y = float(t / prm[P_TAB_DT]) if n_t > 1 else 0.0
-    k = int(math.floor(y))
-    k = min(max(k, 0), max(n_t - 2, 0))
-    fy = min(max(y - float(k), 0.0), 1.0) if n_t > 1 else 0.0
-    k1 = min(k + 1, n_t - 1)
+    inside = 0.0 <= x <= float(n_r - 1)
     # a + f (b - a): exact where the table is constant (a medium of the particle's own density stays neutral)
-    r0 = rho_tab[k, j] + fy * (rho_tab[k1, j] - rho_tab[k, j])
-    r1 = rho_tab[k, j + 1] + fy * (rho_tab[k1, j + 1] - rho_tab[k, j + 1])
-    e0 = eta_tab[k, j] + fy * (eta_tab[k1, j] - eta_tab[k, j])
-    e1 = eta_tab[k, j + 1] + fy * (eta_tab[k1, j + 1] - eta_tab[k, j + 1])
-    slope = 1.0 / dr if inside else 0.0
-    return r0 + fx * (r1 - r0), (r1 - r0) * slope, e0 + fx * (e1 - e0), (e1 - e0) * slope
+    v0 = tab[k, j] + fy * (tab[k1, j] - tab[k, j])
+    v1 = tab[k, j + 1] + fy * (tab[k1, j + 1] - tab[k, j + 1])
+    return v0 + fx * (v1 - v0), (v1 - v0) / dr if inside else 0.0
+
+
+@register_jitable
+def particle_density(rho_iso, share, r, k, k1, fy, prm, osm_tab):
+    """(density [kg/m^3], d density/dr [kg/m^4]) of a particle at radius r [m] between table rows k and k1
+    (``time_row``): a vesicle with an osmotically active share ``share`` [1] of its volume takes the density its
+    iso-osmotic density rho_iso [kg/m^3] becomes at the medium's local osmolality (``osm_tab`` [osmol/kg], the
+    medium tables' grid; formulas.osmotic_density): water crosses its membrane in seconds, a spin takes hours.
+    share = 0: rho_iso."""
+    if share <= 0.0:
+        return rho_iso, 0.0
+    osm, dosm = table_at(r, k, k1, fy, prm, osm_tab)
+    rho, drho_dosm = osmotic_density(rho_iso, share, osm, ISO_OSMOLALITY, LUMEN_WATER_DENSITY)
+    return rho, drho_dosm * dosm
 
 
 @register_jitable
@@ -105,14 +124,18 @@ def log_area_slope(r, prm, geo_tab):
 
 
 @register_jitable
-def local_drift(r, t, w2, diameter, rho_particle, prm, rho_tab, eta_tab, geo_tab):
+def local_drift(r, t, w2, diameter, rho_iso, share, prm, rho_tab, eta_tab, osm_tab, geo_tab):
     """(b, a, D, s, k2): drift f(r) [m/s], its slope df/dr [1/s], the diffusion coefficient [m^2/s], the
     sedimentation coefficient [s] and the section's inverse length scale squared k2 = (d ln A/dr)^2 +
-    |d^2 ln A/dr^2| [1/m^2] at radius r [m], run time t [s], omega^2 w2 [rad^2/s^2] (module docstring)."""
-    rho_m, drho, eta, deta = medium_at(r, t, prm, rho_tab, eta_tab)
+    |d^2 ln A/dr^2| [1/m^2] at radius r [m], run time t [s], omega^2 w2 [rad^2/s^2] (module docstring); the
+    particle's density from ``particle_density``."""
+    k, k1, fy = time_row(t, prm, rho_tab.shape[0])
+    rho_m, drho = table_at(r, k, k1, fy, prm, rho_tab)
+    eta, deta = table_at(r, k, k1, fy, prm, eta_tab)
+    rho_p, drho_p = particle_density(rho_iso, share, r, k, k1, fy, prm, osm_tab)
     k = diameter * diameter / 18.0
-    s = k * (rho_particle - rho_m) / eta
-    ds = -k * (drho + (rho_particle - rho_m) * deta / eta) / eta
+    s = k * (rho_p - rho_m) / eta
+    ds = k * (drho_p - drho - (rho_p - rho_m) * deta / eta) / eta
     d = prm[P_BROWNIAN] * diffusion_coefficient(diameter, prm[P_TEMPERATURE], eta)
     dd = -d * deta / eta  # dD/dr, the Ito term
     g, dg = log_area_slope(r, prm, geo_tab)  # geometric drift D d ln A/dr (0 for a constant section)
@@ -136,12 +159,13 @@ def gradient_start(pid, step, seed, prm, geo_tab):
 
 
 @register_jitable
-def gradient_run(pid, step, seed, diameter, rho_particle, prm, seg, rho_tab, eta_tab, geo_tab):
+def gradient_run(pid, step, seed, diameter, rho_particle, share, prm, seg, rho_tab, eta_tab, osm_tab, geo_tab):
     """Radial motion of one particle through one spin in an evolving medium (module docstring).
 
-    Args: global particle id, protocol step, seed; diameter [m], density [kg/m^3]; prm (kernels.layout);
-    seg (n, 2) segments (duration [s], mean omega^2 [rad^2/s^2]); medium tables [kg/m^3], [Pa s]; geo_tab (2, n)
-    geometry table (module docstring).
+    Args: global particle id, protocol step, seed; diameter [m], density in an iso-osmotic medium [kg/m^3],
+    osmotically active share of the volume [1] (``particle_density``; 0 for a particle without an osmotic
+    response); prm (kernels.layout); seg (n, 2) segments (duration [s], mean omega^2 [rad^2/s^2]); medium tables
+    [kg/m^3], [Pa s], [osmol/kg]; geo_tab (2, n) geometry table (module docstring).
     Returns (outcome, r [m]): PELLET or PELLET_LOST at the bottom radius, else SUPERNATANT ("in the liquid") and
     the final radius, which the fractionation that follows reads.
     """
@@ -157,7 +181,8 @@ def gradient_run(pid, step, seed, diameter, rho_particle, prm, seg, rho_tab, eta
         left = wide(seg[j, 0])
         w2 = seg[j, 1]
         while left > 0.0:
-            b, a, d, s, k2 = local_drift(r, t, w2, diameter, rho_particle, prm, rho_tab, eta_tab, geo_tab)
+            b, a, d, s, k2 = local_drift(r, t, w2, diameter, rho_particle, share, prm, rho_tab, eta_tab, osm_tab,
+                                         geo_tab)
             h = float(left)
             row_end = float((math.floor(t / dt_tab) + 1.0) * dt_tab - t)
             if row_end <= MIN_STEP:  # at a row boundary (to rounding): the next row's end
@@ -185,8 +210,10 @@ def gradient_run(pid, step, seed, diameter, rho_particle, prm, seg, rho_tab, eta
             y = mean + math.sqrt(var) * z
             if y >= b_wall or bridge_may_cross(b_wall - r, b_wall - y, var):
                 # the bottom holds what is denser than the medium there; it returns the rest (a cushion)
-                rho_b, _, _, _ = medium_at(b_wall, t, prm, rho_tab, eta_tab)
-                if rho_particle > rho_b:
+                kb, kb1, fb = time_row(t, prm, rho_tab.shape[0])
+                rho_b, _ = table_at(b_wall, kb, kb1, fb, prm, rho_tab)
+                rho_pb, _ = particle_density(rho_particle, share, b_wall, kb, kb1, fb, prm, osm_tab)
+                if rho_pb > rho_b:
                     if y >= b_wall or uniform_open(w[2]) < bridge_crossing_probability(b_wall - r, b_wall - y, var):
                         return pellet_outcome(pid, step, seed, prm), b_wall
                 else:

@@ -35,7 +35,7 @@ PACKAGE = __name__.rpartition(".")[0]          # exosim.kernels
 SINGLE_PACKAGE = f"{PACKAGE}.f32"
 FOLDER = Path(__file__).resolve().parent
 # modules rewritten for float32, in import order; the others are shared with the float64 package
-SPECIALISED = ("philox", "formulas", "spin", "gradient", "cpu", "gpu")
+SPECIALISED = ("osmosis", "philox", "formulas", "spin", "gradient", "cpu", "gpu")
 # modules the rewritten ones import as they are (float64 kernels that are not specialised, plain constants)
 SHARED = ("constants", "layout", "cache", "_cuda", "precision", "sampling", "polarisation", "filtration")
 

@@ -96,6 +96,7 @@ class GradientPlan(RotorRun):
     times: np.ndarray          # table rows [s from the start of the run]
     density_table: np.ndarray  # (rows, cells) [kg/m^3]
     viscosity_table: np.ndarray  # (rows, cells) [Pa s]
+    osmolality_table: np.ndarray  # (rows, cells) [osmol/kg]: what an osmotically responsive vesicle feels
     w_initial: np.ndarray      # solute mass fraction per cell at the start
     w_final: np.ndarray        # at the end of the run
     segments: np.ndarray = field(repr=False, default=None)
@@ -241,6 +242,7 @@ def plan_gradient(index: int, step, volume: float, medium, ctx) -> GradientPlan:
     w_t = w_of(np.asarray(res.profiles))
     rho_t = np.asarray(gm.density(w_t, temperature))
     eta_t = np.asarray(gm.viscosity(w_t, temperature))
+    osm_t = osmolality_table(gm, w_t)
     w_mean = float(gm.mix(col.cell_volumes(edges), w_t[-1], temperature).mass_fraction)
     warnings = []
     ends = [wl if isinstance(wl, tuple) else (wl, wl) for wl in layers_w]  # (top, bottom) of each layer
@@ -265,7 +267,7 @@ def plan_gradient(index: int, step, volume: float, medium, ctx) -> GradientPlan:
         runs=math.ceil(tubes / rotor.places), liquid_per_tube=liquid, load_per_tube=load, volume_in=volume,
         volume_out=tubes * liquid, medium=gm, medium_out=Mixture(_base(medium, ctx), gm, w_mean),
         r_meniscus=r_men, r_bottom=b, start=start, column=col, volume_scale=scale, grid=grid, times=times, density_table=rho_t,
-        viscosity_table=eta_t, w_initial=w0, w_final=w_t[-1], segments=segments, c_initial=c0,
+        viscosity_table=eta_t, osmolality_table=osm_t, w_initial=w0, w_final=w_t[-1], segments=segments, c_initial=c0,
         c_final=np.asarray(res.c),
         osmotic=tuple((p.osmotic.dry_density, p.osmotic.inactive_fraction) if p.osmotic else None
                       for p in (ctx.sample.populations if ctx.sample is not None else ())),
@@ -280,6 +282,17 @@ def _base(medium, ctx):
 
 
 BUFFER_OSMOLALITY = ISO_OSMOLALITY  # osmol/kg: gradients made up in buffer (PBS-like), added to the solute's own osmolality
+
+
+def osmolality_table(gm, w) -> np.ndarray:
+    """Osmolality [osmol/kg] of the gradient medium ``gm`` at mass fractions ``w`` [1] (any shape), made up in
+    buffer (BUFFER_OSMOLALITY added; iodixanol: iso-osmotic). Beyond the range of the medium's osmolality fit
+    (CsCl: 5 mol/kg, 1.5 g/mL, where no vesicle bands) the value at the end of that range is used."""
+    w = np.asarray(w, dtype=float)
+    top = gm.osmotic_params.get("max_molality") if gm.osmotic_rule != "constant" else None
+    if top is not None:
+        w = np.minimum(w, top * gm.molar_mass / (1.0 + top * gm.molar_mass))
+    return np.asarray(gm.osmolality(w, background=BUFFER_OSMOLALITY), dtype=float) * np.ones_like(w)
 
 
 def _central(dist) -> float:
@@ -354,8 +367,9 @@ def banding_density(gm, rho_iso, water_fraction, inactive_fraction, temperature,
     """The density [kg/m^3] a vesicle has where it bands in a medium whose osmolality changes with concentration
     (sucrose, CsCl): the root w* of vesicle_density(rho_iso, osmolality(w)) = rho_medium(w), by bisection over the
     medium's range; vesicles denser (lighter) than the whole range take their density at its top (bottom).
-    The vesicle's density follows the osmolality where it ends, which is what an isopycnic band measures; on the
-    way there it is taken as this constant (docs/physics.md). Arrays broadcast; SI units."""
+    The vesicle's density follows the osmolality where it is (the kernel: kernels/gradient.py,
+    ``particle_density``); this is where it ends, which is what an isopycnic band measures (the plan's band
+    warnings use it). Arrays broadcast; SI units."""
     from ..physics.gradient_media import vesicle_density
 
     rho_iso = np.asarray(rho_iso, dtype=float)
@@ -376,27 +390,24 @@ def banding_density(gm, rho_iso, water_fraction, inactive_fraction, temperature,
                            inactive_fraction)
 
 
-def effective_density(plan: GradientPlan, particles, device):
-    """Particle densities [kg/m^3] during the spin: a population with an osmotic response (config ``osmotic``) in
-    a medium whose osmolality varies takes its banding density (``banding_density``); others keep their own."""
-    from .. import fates
+def osmotic_share(plan: GradientPlan, particles, device):
+    """Per particle, the osmotically active share of its volume [1] (kernels/gradient.py, ``particle_density``):
+    water_fraction (1 - inactive_fraction) for a population with an osmotic response (config ``osmotic``; the
+    lumen's water fraction from each vesicle's own density, ``lumen_water_fraction``), 0 for the others and in an
+    iso-osmotic medium. On the device, in its float type."""
     from ..physics.gradient_media import lumen_water_fraction
 
-    if plan.medium.osmotic_rule == "constant" or not any(plan.osmotic):
-        return particles.density
-    xp = device.xp
-    density = device.to_host(particles.density).astype(np.float64)
-    population = device.to_host(particles.population)
-    active = device.to_host(particles.fate) == fates.PRODUCT
-    for p, params in enumerate(plan.osmotic):
-        if params is None:
-            continue
-        sel = active & (population == p)
-        if sel.any():
-            dry, inactive = params
-            water = lumen_water_fraction(density[sel], dry)
-            density[sel] = banding_density(plan.medium, density[sel], water, inactive, plan.temperature)
-    return xp.asarray(density, dtype=device.real)
+    n = device.to_host(particles.density).shape[0]
+    share = np.zeros(n)
+    if plan.medium.osmotic_rule != "constant" and any(plan.osmotic):
+        density = device.to_host(particles.density).astype(np.float64)
+        population = device.to_host(particles.population)
+        for p, params in enumerate(plan.osmotic):
+            sel = population == p
+            if params is not None and sel.any():
+                dry, inactive = params
+                share[sel] = lumen_water_fraction(density[sel], dry) * (1.0 - inactive)
+    return device.xp.asarray(share, dtype=device.real)
 
 
 def gradient_params(r_meniscus: float, r_bottom: float, grid: np.ndarray, times: np.ndarray, start: tuple,
@@ -439,10 +450,13 @@ def kernel_params(plan: GradientPlan, temperature: float, *, brownian: bool = Tr
 
 
 def run_tables(device, prm, segments, density_table, viscosity_table, diameter, density, active, *, seed: int,
-               step: int, pid0: int = 0, chunk: int = 1 << 20, progress=None, geo_table=None):
+               step: int, pid0: int = 0, chunk: int = 1 << 20, progress=None, geo_table=None,
+               osmolality_table=None, share=None):
     """Integrate every active particle through one gradient run. Arrays on the device; ``geo_table`` from
-    ``geometry_table`` (default: a constant section). Returns (outcome uint8, final radius [m]) on the device.
-    Results do not depend on ``chunk`` (random numbers keyed by particle id)."""
+    ``geometry_table`` (default: a constant section); ``osmolality_table`` [osmol/kg] (default: iso-osmotic) and
+    per particle the osmotically active ``share`` of its volume [1] (``osmotic_share``; default 0: densities
+    constant). Returns (outcome uint8, final radius [m]) on the device. Results do not depend on ``chunk``
+    (random numbers keyed by particle id)."""
     xp = device.xp
     n = diameter.shape[0]
     kernel = device.kernels().spin_gradient
@@ -454,13 +468,17 @@ def run_tables(device, prm, segments, density_table, viscosity_table, diameter, 
     if geo_table is None:
         geo_table = np.zeros((2, np.shape(density_table)[1]))
     geo_d = xp.asarray(np.ascontiguousarray(geo_table, dtype=real))
+    if osmolality_table is None:
+        osmolality_table = np.full(np.shape(density_table), ISO_OSMOLALITY)
+    osm_d = xp.asarray(np.ascontiguousarray(osmolality_table, dtype=real))
     diameter, density = xp.asarray(diameter, dtype=real), xp.asarray(density, dtype=real)
+    share = xp.zeros(n, dtype=real) if share is None else xp.asarray(share, dtype=real)
     outcome = xp.zeros(n, dtype=np.uint8)
     pos = xp.zeros(n, dtype=real)
     for i0 in range(0, n, chunk):
         i1 = min(n, i0 + chunk)
-        device.launch(kernel, i1 - i0, pid0 + i0, step, seed, diameter[i0:i1], density[i0:i1], active[i0:i1],
-                      prm_d, seg_d, rho_d, eta_d, geo_d, outcome[i0:i1], pos[i0:i1])
+        device.launch(kernel, i1 - i0, pid0 + i0, step, seed, diameter[i0:i1], density[i0:i1], share[i0:i1],
+                      active[i0:i1], prm_d, seg_d, rho_d, eta_d, osm_d, geo_d, outcome[i0:i1], pos[i0:i1])
         if progress is not None:
             progress(i1 - i0)
     return outcome, pos
@@ -478,10 +496,10 @@ def run_step(plan: GradientPlan, particles, device, *, seed: int, temperature: f
     segments = plan.segments if max_step is None else geom.speed_profile(plan.omega, plan.duration, plan.accel,
                                                                          plan.decel, max_step)
     active = particles.fate == fates.PRODUCT
-    density = effective_density(plan, particles, device)
     outcome, pos = run_tables(device, prm, segments, plan.density_table, plan.viscosity_table, particles.diameter,
-                              density, active, seed=seed, step=plan.index, pid0=particles.pid0, chunk=chunk, progress=progress,
-                              geo_table=geometry_table(plan.column, plan.grid, plan.start))
+                              particles.density, active, seed=seed, step=plan.index, pid0=particles.pid0, chunk=chunk,
+                              progress=progress, geo_table=geometry_table(plan.column, plan.grid, plan.start),
+                              osmolality_table=plan.osmolality_table, share=osmotic_share(plan, particles, device))
     pelleted = (outcome == K.PELLET) | (outcome == K.PELLET_LOST)
     before = particles.position if particles.position is not None else xp.full(pos.shape[0], np.nan, dtype=pos.dtype)
     particles.position = xp.where(active, xp.where(pelleted, np.inf, pos), before)

@@ -51,7 +51,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..kernels.constants import BOLTZMANN, GAS_CONSTANT, ISO_OSMOLALITY  # noqa: F401  (J/K, J/(mol K), osmol/kg)
+from ..kernels.constants import BOLTZMANN, GAS_CONSTANT, ISO_OSMOLALITY, LUMEN_WATER_DENSITY  # noqa: F401  (SI)
+from ..kernels.osmosis import osmotic_density
 
 # ---------------------------------------------------------------- constants
 WATER_MOLAR_MASS = 0.018015268  # kg/mol (IAPWS)
@@ -152,7 +153,7 @@ def _pitzer_dmphi_dm(molality, beta0, beta1, c_phi, a_phi=0.3915, alpha=2.0, b=1
 
 
 def vesicle_density(rho_iso, osmolality, water_fraction, inactive_fraction, iso_osmolality=ISO_OSMOLALITY,
-                    water_density=998.2):
+                    water_density=LUMEN_WATER_DENSITY):
     """Buoyant density of a vesicle in a medium of a given osmolality (Boyle-van 't Hoff).
 
     The vesicle is impermeable to the gradient solute. Its aqueous lumen makes up ``water_fraction`` of its volume
@@ -179,8 +180,7 @@ def vesicle_density(rho_iso, osmolality, water_fraction, inactive_fraction, iso_
         raise ValueError(f"vesicle_density: osmolality must be > 0 mol/kg, got {np.min(pi):g}")
     if np.any((f < 0) | (f >= 1)) or np.any((b < 0) | (b > 1)):
         raise ValueError("vesicle_density: water_fraction must be in [0, 1) and inactive_fraction in [0, 1]")
-    a = f * (1.0 - b) * (1.0 - iso_osmolality / pi)
-    out = (rho_iso - a * water_density) / (1.0 - a)
+    out, _ = osmotic_density(rho_iso, f * (1.0 - b), pi, iso_osmolality, water_density)  # kernels/osmosis.py
     return float(out) if out.ndim == 0 else out
 
 

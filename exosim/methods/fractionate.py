@@ -68,15 +68,20 @@ def fraction_of(position, edges: np.ndarray, xp=np):
     return xp.where(xp.isfinite(position), idx, -1)
 
 
-def column_average(values: np.ndarray, grid: np.ndarray, edges: np.ndarray, column=None) -> np.ndarray:
+def column_average(values: np.ndarray, grid: np.ndarray, edges: np.ndarray, column=None,
+                   weight: np.ndarray | None = None) -> np.ndarray:
     """Volume-weighted mean of ``values`` (on the radial ``grid`` [m]) over each fraction (edges in collection
     order): what a refractometer reads from a mixed fraction. Weights: the column's section A(r) (constant when
-    ``column`` is None or uniform); trapezoid rule on a fine resampling."""
+    ``column`` is None or uniform; in a fixed-angle tube equal-volume fractions span unequal radii and sections),
+    times ``weight`` on the grid if given (the density, for a mass-weighted mean); trapezoid rule on a fine
+    resampling."""
     out = np.empty(edges.shape[0] - 1)
     for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
         lo, hi = min(a, b), max(a, b)
         x = np.linspace(lo, hi, 65)
         wgt = np.ones_like(x) if column is None or column.uniform else column.area_at(x)
+        if weight is not None:
+            wgt = wgt * np.interp(x, grid, weight)
         out[i] = np.trapezoid(np.interp(x, grid, values) * wgt, x) / np.trapezoid(wgt, x)
     return out
 
@@ -95,7 +100,8 @@ def plan_step(index: int, step, volume: float, medium, previous, ctx) -> Fractio
     col = previous.column
     edges = fraction_edges(previous.r_meniscus, previous.r_bottom, step.fractions, step.collect == "top", col)
     rho = column_average(previous.density_final, previous.grid, edges, col)
-    w = column_average(previous.w_final, previous.grid, edges, col)
+    # solute mass over solution mass: the mass fraction of a mixed fraction is its density-weighted mean
+    w = column_average(previous.w_final, previous.grid, edges, col, weight=previous.density_final)
     if step.keep.fractions is not None:
         kept = np.zeros(step.fractions, bool)
         kept[np.asarray(step.keep.fractions) - 1] = True

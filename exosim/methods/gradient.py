@@ -134,6 +134,21 @@ def initial_profile(grid, column, layers_w, layers_v, load_end, sample_w):
     return w
 
 
+def _mixed(gm, w, share, sample_w, temperature):
+    """Mass fraction(s) [1] of a layer (``w``: a number, or (top, bottom) of a linear layer) after every part of it
+    takes ``share`` [1] of its volume of loaded material of mass fraction ``sample_w``: the solute's mass
+    concentration mixes by volume, c' = (c + share c_s) / (1 + share), so the solute put in is the solute in the
+    tube (volumes taken as additive, as the plan places layers by volume). A linear layer mixes at its two ends
+    and stays linear in w between them (initial_profile), within 0.1 % of the pointwise mixture."""
+    c_s = float(gm.concentration(sample_w, "w/v", temperature))
+
+    def one(x):
+        c = float(gm.concentration(x, "w/v", temperature))
+        return float(gm.mass_fraction_from((c + share * c_s) / (1.0 + share), "w/v", temperature))
+
+    return tuple(one(x) for x in w) if isinstance(w, tuple) else one(w)
+
+
 def liquid_column(rotor):
     """(Column, scale): the tube's liquid column along the radius (exosim.physics.column) and the factor from the
     nominal tube volume to the column's geometric volume (1 for a swinging bucket)."""
@@ -202,10 +217,12 @@ def plan_gradient(index: int, step, volume: float, medium, ctx) -> GradientPlan:
     sample_w = float(medium.w) if isinstance(medium, Mixture) and medium.solute is gm else 0.0
     volumes = [layer.volume * scale for layer in step.layers]
     load_end = r_men
-    if step.load == "bottom":  # the material, brought to the bottom layer's density, joins it
+    if step.load == "bottom":  # the material mixes into the bottom layer (solute mass conserved)
+        layers_w[0] = _mixed(gm, layers_w[0], load / step.layers[0].volume, sample_w, temperature)
         volumes[0] += load * scale
         start = (radius(volumes[0] / scale), b)
-    elif step.load == "mixed":  # mixed into the whole column at each layer's concentration
+    elif step.load == "mixed":  # mixed into the whole column, each layer taking its share (solute conserved)
+        layers_w = [_mixed(gm, wl, load / v_layers, sample_w, temperature) for wl in layers_w]
         volumes = [v * liquid / v_layers for v in volumes]
         start = (r_men, b)
     else:

@@ -32,6 +32,24 @@ def _console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, width=None if stream.isatty() else 150)
 
 
+@app.callback()
+def _options(
+    rotors: list[Path] = typer.Option(None, "--rotors", metavar="FILE",
+                                      help="a rotor catalog of your own (the layout of configs/rotors.yaml); its "
+                                           "rotors join the bundled ones and replace those of the same name; "
+                                           "repeatable; also $EXOSIM_ROTORS"),
+):
+    """Options for every command."""
+    from . import config
+    config.USER_ROTOR_CATALOGS[:] = [str(p) for p in rotors or ()]
+
+
+def _one_line_warnings():
+    """Python warnings as one line on stderr: 'warning: message' (no file or line of exosim's source)."""
+    import warnings
+    warnings.showwarning = lambda message, *args, **kwargs: print(f"warning: {message}", file=sys.stderr)
+
+
 class Fail(Exception):
     """A user error already phrased as one line."""
 
@@ -791,17 +809,26 @@ def rotors():
     from rich.table import Table
 
     from .config import load_rotors
-    t = Table(title="rotors (configs/rotors.yaml)", title_justify="left")
+    from rich.markup import escape
+
+    from .config import CONFIG_ROOT
+    t = Table(title="rotors (configs/rotors.yaml, and --rotors / $EXOSIM_ROTORS catalogs)", title_justify="left")
     for col in ("rotor", "kind", "angle", "max rpm", "r_min mm", "r_avg mm", "r_max mm", "tube mL", "places",
-                "k (computed)", "k (published)", "max x g (avg)"):
-        t.add_column(col, justify="left" if col in ("rotor", "kind") else "right")
+                "k (computed)", "k (published)", "max x g (avg)", "source"):
+        t.add_column(col, justify="left" if col in ("rotor", "kind", "source") else "right")
+    bundled = str(CONFIG_ROOT / "rotors.yaml")
+    try:
+        catalog = load_rotors()
+    except ConfigError as exc:
+        _fail(str(exc))
     from .physics.rotors import rcf
     console = _console()
-    for r in load_rotors().values():
+    for r in catalog.values():
         t.add_row(r.name, r.kind, f"{r.angle * 57.29577951308232:.0f}°", f"{r.max_rpm:,.0f}",
                   f"{r.r_min * 1e3:.1f}", f"{r.r_avg * 1e3:.1f}", f"{r.r_max * 1e3:.1f}",
                   f"{r.tube_volume * 1e6:.1f}", str(r.places), f"{r.k_factor():.0f}",
-                  f"{r.published_k:.0f}" if r.published_k else "", f"{rcf(r.max_speed, r.r_avg):,.0f}")
+                  f"{r.published_k:.0f}" if r.published_k else "", f"{rcf(r.max_speed, r.r_avg):,.0f}",
+                  escape(r.source + ("" if r._catalog == bundled else f" (from {r._catalog})")))
     console.print(t)
 
 
@@ -840,4 +867,5 @@ def plot(
 
 def main():
     """Entry point of the ``exosim`` command."""
+    _one_line_warnings()
     app()

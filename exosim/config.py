@@ -4,6 +4,7 @@ SI floats after validation; bad input stops here with one line naming the file, 
 from __future__ import annotations
 
 import math
+import os
 
 from dataclasses import dataclass
 from importlib import resources
@@ -77,7 +78,56 @@ def _in_catalog(catalog: str, what: str):
 
 
 MediumName = Annotated[str, _in_catalog("media", "medium")]
-RotorName = Annotated[str, _in_catalog("rotors", "rotor")]
+
+
+def _context_rotor(info: ValidationInfo, name: str):
+    """The rotor ``name`` of the validation context: one the protocol defined (inline or from a rotor file) or
+    one of the catalog; None if the context has no catalog or no such rotor."""
+    ctx = info.context or {}
+    return (ctx.get("new_rotors") or {}).get(name) or (ctx.get("rotors") or {}).get(name)
+
+
+def _rotor_ref(value, info: ValidationInfo):
+    """A step's ``rotor``: a catalog name, the path of a rotor file (one rotor mapping, the catalog's fields;
+    relative paths from the protocol's folder or the working directory), or an inline mapping of those fields.
+    A rotor defined by the protocol is added to the context's ``new_rotors`` (it wins over a catalog rotor of the
+    same name) and the field holds its name."""
+    ctx = info.context if info.context is not None else {}
+    known = ctx.get("rotors")
+    if isinstance(value, str) and (known is None or value in known or value in (ctx.get("new_rotors") or {})):
+        return value
+    where = ""
+    if isinstance(value, str) and value.endswith((".yaml", ".yml")):
+        path = Path(value)
+        if not path.is_file() and ctx.get("base") is not None and (Path(ctx["base"]) / value).is_file():
+            path = Path(ctx["base"]) / value
+        if not path.is_file():
+            raise ValueError(f"no rotor file {value!r}")
+        try:
+            value = yaml.load(path.read_text(), Loader=_StrictLoader)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"rotor file {value!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(value, dict):
+            raise ValueError(f"rotor file {path} must hold one rotor (a mapping of the catalog's fields)")
+        where = f"rotor file {path}: "
+    if isinstance(value, dict):
+        try:
+            rotor = Rotor.model_validate(value)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(x) for x in err["loc"]) or "(top level)"
+            raise ValueError(f"{where}{field}: {err['msg'].removeprefix('Value error, ')}") from None
+        if known is not None and rotor.name in known:
+            import warnings
+            warnings.warn(f"rotor {rotor.name!r} defined by the protocol replaces the catalog's", stacklevel=2)
+        ctx.setdefault("new_rotors", {})[rotor.name] = rotor
+        return rotor.name
+    if not isinstance(value, str):
+        raise ValueError(f"expected a rotor name, a rotor .yaml file or a mapping of rotor fields, got {value!r}")
+    raise ValueError(_unknown("rotor", value, known) + " (or give a rotor .yaml file or an inline mapping)")
+
+
+RotorName = Annotated[str, BeforeValidator(_rotor_ref)]
 def _membrane_ref(value, info: ValidationInfo):
     """A membrane of the catalog in the validation context, or the path of a membrane YAML file."""
     if not isinstance(value, str):
@@ -118,6 +168,7 @@ class Rotor(Strict):
     places: int = Field(gt=0)
     published_k: Optional[float] = None
     source: str = ""
+    _catalog: str = PrivateAttr("")  # the catalog file it was read from ("" for an inline rotor)
 
     @model_validator(mode="after")
     def _geometry(self):
@@ -445,7 +496,7 @@ class _Run(Strict):
     def _speed(self, info: ValidationInfo):
         if (self.rcf is None) == (self.speed is None):
             raise ValueError("give exactly one of rcf and speed")
-        rotor = ((info.context or {}).get("rotors") or {}).get(self.rotor)
+        rotor = _context_rotor(info, self.rotor)
         if rotor is None:
             return self
         omega = self.omega(rotor)
@@ -481,7 +532,7 @@ class _Spin(_Run):
 
     @model_validator(mode="after")
     def _tubes(self, info: ValidationInfo):
-        rotor = ((info.context or {}).get("rotors") or {}).get(self.rotor)
+        rotor = _context_rotor(info, self.rotor)
         if rotor is not None:
             if self.fill is not None and self.fill > rotor.tube_volume * (1 + 1e-9):
                 raise _FieldError("fill", f"{units.fmt(self.fill, 'm**3', 'mL')} overfills the "
@@ -709,6 +760,12 @@ class Protocol(Strict):
     temperature: Temperature = 277.15
     steps: list[Step] = Field(min_length=1)
     description: str = ""
+    _rotors: dict = PrivateAttr(default_factory=dict)  # rotors the protocol defines (inline or rotor files)
+
+
+def protocol_rotors(protocol: Protocol) -> dict:
+    """The rotors a protocol defines itself (inline mappings, rotor files), by name: they join the catalog."""
+    return dict(protocol._rotors)
 
 
 # ---------------------------------------------------------------- loading
@@ -813,6 +870,8 @@ def _validate(model, path, data, context=None):
         obj = model.model_validate(data, context=context)
     except ValidationError as exc:
         raise _config_error(path, exc) from None
+    if isinstance(obj, Protocol):
+        obj._rotors = dict((context or {}).get("new_rotors") or {})
     return obj
 
 
@@ -820,9 +879,11 @@ def _catalog_entries(folder) -> dict[str, Any]:
     return {Path(f.name).stem: f for f in folder.iterdir() if f.name.endswith(".yaml")}
 
 
-def load_rotors(path=None) -> dict[str, Rotor]:
-    """The rotor catalog (default: the bundled configs/rotors.yaml), by name."""
-    path = path or CONFIG_ROOT / "rotors.yaml"
+ROTORS_ENV = "EXOSIM_ROTORS"  # user rotor catalogs (files, os.pathsep-separated), read by load_rotors
+USER_ROTOR_CATALOGS: list[str] = []  # the command line's --rotors files (set for each command)
+
+
+def _rotor_catalog(path) -> dict[str, Rotor]:
     data = _read_yaml(path)
     if not isinstance(data, dict) or not isinstance(data.get("rotors"), list):
         raise ConfigError(str(path), "rotors", "expected a list of rotors")
@@ -833,7 +894,28 @@ def load_rotors(path=None) -> dict[str, Rotor]:
         except ValidationError as exc:
             err = _config_error(path, exc)
             raise ConfigError(str(path), f"rotors[{i}].{err.field}", err.problem) from None
+        rotor._catalog = str(path)
         out[rotor.name] = rotor
+    return out
+
+
+def load_rotors(path=None, extra=()) -> dict[str, Rotor]:
+    """The rotor catalog, by name: ``path`` if given, else the bundled configs/rotors.yaml followed by the user
+    catalogs named in $EXOSIM_ROTORS (``--rotors`` on the command line) and in ``extra`` (files of the same
+    layout, a ``rotors:`` list). A user rotor with a bundled rotor's name replaces it, with a warning."""
+    if path is not None:
+        return _rotor_catalog(path)
+    out = _rotor_catalog(CONFIG_ROOT / "rotors.yaml")
+    users = [*USER_ROTOR_CATALOGS, *(p for p in os.environ.get(ROTORS_ENV, "").split(os.pathsep) if p),
+             *(str(p) for p in extra)]
+    for user in users:
+        if not Path(user).is_file():
+            raise ConfigError(user, "", f"no such rotor catalog (from ${ROTORS_ENV} or --rotors)")
+        for name, rotor in _rotor_catalog(user).items():
+            if name in out:
+                import warnings
+                warnings.warn(f"{user}: rotor {name!r} replaces the bundled one", stacklevel=2)
+            out[name] = rotor
     return out
 
 
@@ -893,7 +975,7 @@ def load_protocol(path, rotors: dict | None = None, media: dict | None = None,
     """Read and validate a protocol YAML file (a path, or the name of a bundled protocol)."""
     path = resolve_path(path, "protocols")
     ctx = {"rotors": rotors or load_rotors(), "media": media or load_media(),
-           "membranes": membranes or load_membranes()}
+           "membranes": membranes or load_membranes(), "base": str(Path(path).parent)}
     protocol = _validate(Protocol, path, _read_yaml(path), ctx)
     protocol._source = str(path)
     return protocol

@@ -74,9 +74,10 @@ def plan_protocol(protocol: Protocol, sample: Sample, rotors=None, media=None, m
     """Plan every step (tubes, runs, volumes, media) before any simulation; ConfigError if it cannot work.
     ``membranes``: a membrane catalog instead of the bundled one. Imports no numpy for centrifuge steps:
     ``exosim plan`` starts fast."""
-    from ..config import load_media, load_rotors, source_of
+    from ..config import load_media, load_rotors, protocol_rotors, source_of
     from ..errors import ConfigError
-    ctx = PlanContext(rotors or load_rotors(), media or load_media(), protocol.temperature, source_of(protocol),
+    catalog = {**(rotors or load_rotors()), **protocol_rotors(protocol)}
+    ctx = PlanContext(catalog, media or load_media(), protocol.temperature, source_of(protocol),
                       sample, _membranes=membranes)
     volume = sample.volume
     medium = ctx.media[sample.medium]

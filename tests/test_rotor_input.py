@@ -24,6 +24,14 @@ populations:
 """
 
 
+@pytest.fixture(autouse=True)
+def _fresh_user_catalogs(monkeypatch):
+    """--rotors sets the process's user catalogs (exosim.config.USER_ROTOR_CATALOGS) for the command it starts:
+    a CliRunner run shares this process, so each test gets its own list back."""
+    from exosim import config
+    monkeypatch.setattr(config, "USER_ROTOR_CATALOGS", [])
+
+
 def files(tmp_path, rotor):
     (tmp_path / "p.yaml").write_text(PROTOCOL.format(rotor=rotor))
     (tmp_path / "s.yaml").write_text(SAMPLE)

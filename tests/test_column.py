@@ -76,7 +76,8 @@ def test_log_area_slope_of_a_known_section():
 
 
 def run_fixed(tube_name, segments, diameter, rho_p, rho_m, eta, start_share, fill=1.0, n=20_000, seed=3):
-    """Particles in a homogeneous medium (rho_m [kg/m^3], eta [Pa s]) in a fixed-angle tube filled to ``fill`` of
+    """Particles in a medium of density rho_m [kg/m^3] (a number, or a function of the radius [m] evaluated on the
+    medium table's grid) and viscosity eta [Pa s] in a fixed-angle tube filled to ``fill`` of
     its cylinder, started uniformly in the top ``start_share`` of the liquid volume; returns final radii [m] and
     the tube."""
     tube = tube_of(tube_name)
@@ -86,7 +87,7 @@ def run_fixed(tube_name, segments, diameter, rho_p, rho_m, eta, start_share, fil
     grid = np.linspace(r_men, r_bot, 201)[:-1] + 0.5 * (r_bot - r_men) / 200
     start = (r_men, float(col.radius_at_volume(fill * col.volume * (1 - start_share))))
     t_total = float(np.sum(segments[:, 0]))
-    rho = np.full((2, len(grid)), rho_m)
+    rho = np.broadcast_to(rho_m(grid) if callable(rho_m) else rho_m, (2, len(grid))).copy()
     visc = np.full((2, len(grid)), eta)
     prm = gradient_params(r_men, r_bot, grid, np.array([0.0, t_total]), start, TEMP, start_points=len(grid))
     geo = geometry_table(col, grid, start)
@@ -243,3 +244,46 @@ def test_fraction_densities_of_a_fixed_angle_tube_weight_the_fraction_volumes():
         off_plain.append(abs(plain[i] - rho_g.mean()) / se)
         off_w.append(abs(vol_w[i] - w_expect) / se_w)
     assert max(off_plain) > 10 and max(off_w) > 5, (off_plain, off_w)
+
+
+@pytest.mark.parametrize("name", FIXED)
+def test_sinker_equilibrium_against_the_bottom_tip_of_a_tilted_tube(name):
+    """A small, slow particle in a shallow linear gradient whose densest point, at the tube bottom, is just above
+    the particle's density: it sinks everywhere, the bottom returns it (a cushion), and at sedimentation equilibrium
+    it piles up in the tip of the tilted tube, where the section closes (A ~ distance^1.5). Boltzmann in the
+    buoyant potential times the section: density A(r) exp(-U(r) / kT) with
+    U(r) = -int V (rho_p - rho_m(r')) omega^2 r' dr' (V = pi d^3 / 6), the exact equilibrium of the 3-D tube
+    whatever the transport, so the expected mean and spread come from the cloud's radii weighted by exp(-U / kT).
+    The answer depends on the bottom's reflection (an absorbing bottom pellets them all), the geometric drift near
+    the tip and the diffusion's spread; tolerance: 5 standard errors of kernel and cloud."""
+    d, rho_p, eta = 20e-9, 1050.0, 1.57e-3
+    tube = tube_of(name)
+    col = column.fixed_angle(tube)
+    r_men, r_bot = float(col.radius_at_volume(col.volume)), col.r_max   # a full tube, as run_fixed fills it
+    rho_m = lambda r: 1000.0 + 51.0 * (r - r_men) / (r_bot - r_men)  # noqa: E731  (1051 at the bottom)
+    kt = KB * TEMP
+    vol = math.pi * d ** 3 / 6
+    sigma = 0.06 * (r_bot - r_men)                 # Gaussian width of the (virtual) band at the bottom
+    w2 = kt / (vol * 51.0 / (r_bot - r_men) * r_bot * sigma ** 2)
+    D = kt / (3 * math.pi * eta * d)
+    t_relax = (r_bot - r_men) ** 2 / D             # column diffusion time; the drift from the top is faster
+    seg = np.array([[0.5 * t_relax, w2]])          # (measured: mean and SD unchanged, to 1e-3 of the column, at 1x)
+    r, outcome, tube, r_men = run_fixed(name, seg, d, rho_p, rho_m, eta, start_share=1.0, n=3000)
+    assert np.all(outcome == 0)
+    # the medium the kernel sees: its table on the grid, linear between cell centres, constant beyond the ends
+    grid = np.linspace(r_men, r_bot, 201)[:-1] + 0.5 * (r_bot - r_men) / 200
+    fine = np.linspace(r_men, r_bot, 40001)
+    force = vol * (rho_p - np.interp(fine, grid, rho_m(grid))) * w2 * fine      # [N], outward positive
+    minus_u = np.concatenate([[0.0], np.cumsum(0.5 * (force[1:] + force[:-1]) * np.diff(fine))]) / kt
+    cloud = cloud_radii(tube)
+    wgt = np.exp(np.interp(cloud, fine, minus_u - minus_u.max()))
+    mean = float(np.sum(cloud * wgt) / np.sum(wgt))
+    sd = math.sqrt(float(np.sum((cloud - mean) ** 2 * wgt) / np.sum(wgt)))
+    n_eff = np.sum(wgt) ** 2 / np.sum(wgt ** 2)
+    tol = 5 * sd * math.sqrt(1 / len(r) + 1 / n_eff)
+    assert abs(r.mean() - mean) < tol, (r.mean(), mean, tol)
+    # the spread: the sample SD's standard error for a near-normal law is sd / sqrt(2 n)
+    assert abs(r.std() - sd) < 5 * sd * math.sqrt(1 / (2 * len(r)) + 1 / (2 * n_eff)), (r.std(), sd)
+    # the section matters: Boltzmann alone (a constant section) puts the mean elsewhere by many tolerances
+    b = np.exp(minus_u - minus_u.max())
+    assert abs(np.trapezoid(fine * b, fine) / np.trapezoid(b, fine) - mean) > 5 * tol

@@ -288,6 +288,38 @@ def test_wide_band_is_skewed_like_boltzmann(max_step):
     assert abs(r.std() - sd) <= 5 * sd / math.sqrt(2 * n)
 
 
+@pytest.mark.both_precisions
+@pytest.mark.parametrize("max_step", [None, 600.0], ids=["default-steps", "600s-steps"])
+def test_band_against_the_reflecting_bottom_is_a_cut_boltzmann(max_step):
+    """A band whose isopycnic point lies half a band width above the tube bottom (1.05 -> 1.15 g/mL linear, the
+    particle 0.04 kg/m^3 lighter than the bottom, so the bottom returns it: a cushion): at equilibrium the
+    distribution is the Boltzmann one cut at the bottom, exp(-U/kT) on [meniscus, bottom] by quadrature, and
+    most particles meet the wall, so its reflection shapes the answer (a bottom that only clamps piles an excess
+    at the wall; one that absorbs pellets them). Same column, particle and field as the isopycnic band test;
+    the run is checked to exceed the deterministic approach from the meniscus to 0.01 sigma plus 3 relaxation
+    times at the band (5.9 h + 1.4 h). Before the kernel's wall rule (AH_WALL) the mean was off by 11 SE at default
+    steps and 5 SE at 600-s segments. Tolerances: 5 SE of the Boltzmann law's own mean and sd (SE(sd) taken as for a Gaussian, the cut
+    law's kurtosis is lower)."""
+    rho_fn = linear(1050.0, 1150.0)
+    slope = 100.0 / (R_BOT - R_MEN)
+    sigma = band_sigma(BAND_D, W2_100K, R_BOT, slope)
+    rho_p = 1150.0 - 0.5 * sigma * slope
+    r_star = R_BOT - 0.5 * sigma
+    a_band = volume(BAND_D) * W2_100K * r_star * slope / friction(BAND_D, 1.5e-3)  # relaxation rate at the band
+    t_det = approach_time(BAND_D, rho_p, rho_fn, ETA_15, W2_100K, R_MEN, r_star, 0.01 * sigma)
+    duration = BAND_HOURS * 3600.0
+    assert duration > t_det + 3.0 / a_band, (duration, t_det, 1 / a_band)
+    n = 20000
+    segments = geom.speed_profile(math.sqrt(W2_100K), duration, 0.0, 0.0, max_step=max_step)
+    outcome, r = run(segments, rho_fn, ETA_15, np.full(n, BAND_D), np.full(n, rho_p))
+    assert np.all(outcome == layout.SUPERNATANT)
+    mean, sd = boltzmann_moments(rho_fn, BAND_D, rho_p, W2_100K, r_star - 20 * sigma, R_BOT)
+    assert abs(r.mean() - mean) <= 5 * sd / math.sqrt(n), ((r.mean() - mean) / sd, 5 / math.sqrt(n))
+    assert abs(r.std() - sd) <= 5 * sd / math.sqrt(2 * n), (r.std() / sd, 5 / math.sqrt(2 * n))
+    # the wall matters: the uncut band's mean lies far from the cut one
+    assert abs(r_star - mean) > 20 * sd / math.sqrt(n)
+
+
 # ---------------------------------------------------------------- 2. a density-distributed population
 def test_density_distribution_is_reproduced_by_band_positions():
     """Particles of one size (100 nm) with densities uniform on 1.10-1.20 g/mL, started over the whole column of

@@ -191,6 +191,48 @@ class Rotor(Strict):
     def radius(self, where: str) -> float:
         return {"avg": self.r_avg, "max": self.r_max, "min": self.r_min}[where]
 
+    def with_tube(self, tube: "Tube | None") -> "Rotor":
+        """This rotor holding ``tube`` instead of its catalog tube: the tube fills the same cavity (same axis and
+        length) with a section scaled by its volume over the catalog tube's (a thick-wall tube: the same outer
+        size, less liquid, a narrower column). Swinging bucket: the liquid column still spans r_min..r_max.
+        Fixed angle: the inner diameter scales as sqrt(volume ratio) about the same axis, so r_min and r_max
+        move in by the change of the tube radius times cos(angle). The rotor's speeds and the radii at which
+        an rcf is quoted stay the catalog's (steps compute omega from the catalog rotor). None: this rotor."""
+        if tube is None:
+            return self
+        update = {"tube_volume": tube.volume}
+        if self.kind == "fixed":
+            ratio = math.sqrt(tube.volume / self.tube_volume)
+            shift = 0.5 * self.tube_diameter * (1.0 - ratio) * math.cos(self.angle)
+            update.update(tube_diameter=self.tube_diameter * ratio, r_min=self.r_min + shift,
+                          r_max=self.r_max - shift)
+        return self.model_copy(update=update)
+
+
+class Tube(Strict):
+    """The tube a step spins, when it is not the rotor catalog's standard one: its kind, material and nominal
+    volume (its capacity when full). A thin-wall tube (polypropylene, Ultra-Clear) collapses unless filled to
+    near its top (makers' tube instructions): a partly filled one is warned about. A thick-wall tube
+    (polycarbonate, polypropylene) holds less in the same cavity and may be run partly filled."""
+
+    kind: Literal["thin-wall", "thick-wall", "sealed"]
+    material: str = ""
+    volume: Volume
+
+    @property
+    def label(self) -> str:
+        return " ".join(x for x in (self.kind, self.material, f"{self.volume * 1e6:.3g} mL") if x)
+
+    def fill_warning(self, liquid: float) -> str:
+        """A warning about ``liquid`` [m^3] in this tube ("" if none): a thin-wall tube below 95 % full."""
+        if self.kind != "thin-wall" or liquid >= THIN_WALL_FILL * self.volume:
+            return ""
+        return (f"{units.fmt(liquid, 'm**3', 'mL')} in a {units.fmt(self.volume, 'm**3', 'mL')} thin-wall tube: "
+                f"makers ask for thin-wall tubes filled to near the top (a partly filled one may collapse)")
+
+
+THIN_WALL_FILL = 0.95  # share of a thin-wall tube's volume below which a step is warned about
+
 
 class Medium(Strict):
     """A dilute aqueous medium described relative to water at the same temperature."""
@@ -481,10 +523,11 @@ LiquidSpec = Annotated[Liquid, BeforeValidator(_liquid)]
 
 
 class _Run(Strict):
-    """Fields shared by every step that runs a rotor: the rotor, the speed and the timing."""
+    """Fields shared by every step that runs a rotor: the rotor, the tube, the speed and the timing."""
 
     name: Optional[str] = None
     rotor: RotorName
+    tube: Optional[Tube] = None
     rcf: Optional[RCF] = None
     speed: Optional[Speed] = None
     rcf_at: Literal["avg", "max", "min"] = "avg"
@@ -499,6 +542,10 @@ class _Run(Strict):
         rotor = _context_rotor(info, self.rotor)
         if rotor is None:
             return self
+        if self.tube is not None and self.tube.volume > rotor.tube_volume * (1 + 1e-9):
+            raise _FieldError("tube.volume", f"a {units.fmt(self.tube.volume, 'm**3', 'mL')} tube is larger than "
+                                             f"the {units.fmt(rotor.tube_volume, 'm**3', 'mL')} tubes of "
+                                             f"{rotor.name}'s catalog entry (give a rotor of its own for it)")
         omega = self.omega(rotor)
         if omega > rotor.max_speed * (1 + 1e-9):
             field = "rcf" if self.rcf is not None else "speed"
@@ -508,8 +555,12 @@ class _Run(Strict):
                                      f"at r_{self.rcf_at})")
         return self
 
+    def spun_rotor(self, rotors: dict) -> Rotor:
+        """The step's rotor (from ``rotors``, by name) holding the step's tube (``Rotor.with_tube``)."""
+        return rotors[self.rotor].with_tube(self.tube)
+
     def omega(self, rotor: Rotor) -> float:
-        """Angular speed [rad/s] of this step in ``rotor``."""
+        """Angular speed [rad/s] of this step in ``rotor`` (the catalog rotor: an rcf is quoted at its radii)."""
         if self.speed is not None:
             return self.speed
         return rotor_geom.omega_for_rcf(self.rcf, rotor.radius(self.rcf_at))
@@ -534,6 +585,8 @@ class _Spin(_Run):
     def _tubes(self, info: ValidationInfo):
         rotor = _context_rotor(info, self.rotor)
         if rotor is not None:
+            rotor = rotor.with_tube(self.tube if self.tube is None or self.tube.volume <= rotor.tube_volume
+                                    else None)
             if self.fill is not None and self.fill > rotor.tube_volume * (1 + 1e-9):
                 raise _FieldError("fill", f"{units.fmt(self.fill, 'm**3', 'mL')} overfills the "
                                           f"{units.fmt(rotor.tube_volume, 'm**3', 'mL')} tubes of {rotor.name}")

@@ -107,6 +107,7 @@ class SpinPlan(RotorRun):
     medium_out: Medium       # medium of the material passed on
     residual_volume: float   # per tube [m^3]
     geometry: object         # SwingingTube | FixedTube
+    warnings: tuple = ()     # one-line warnings about the step (printed by the CLI)
 
 
 def plan_step(index: int, step, volume: float, medium, previous, ctx) -> SpinPlan:
@@ -131,7 +132,8 @@ def plan_spin(index: int, step: Centrifuge | Wash, volume: float, medium: Medium
     def fail(field, problem):
         raise ConfigError(source, f"{where}.{field}", problem)
 
-    rotor = rotors[step.rotor]
+    omega = step.omega(rotors[step.rotor])   # an rcf is quoted at the catalog rotor's radii
+    rotor = step.spun_rotor(rotors)          # the rotor with the step's tube (geometry, volumes)
     volume_in = volume
     if step.dilute is not None:
         if step.dilute.medium:  # more of the same when no medium is named
@@ -153,14 +155,16 @@ def plan_spin(index: int, step: Centrifuge | Wash, volume: float, medium: Medium
     else:
         volume_out = step.resuspend.volume + tubes * step.residual_volume
         medium_out = media[step.resuspend.medium] if step.resuspend.medium else medium
-    label = step.name or f"{step.kind} {step.rcf or geom.rcf(step.omega(rotor), rotor.r_avg):,.0f} g"
+    label = step.name or f"{step.kind} {step.rcf or geom.rcf(omega, rotor.r_avg):,.0f} g"
+    tube_warning = step.tube.fill_warning(per_tube) if step.tube is not None else ""
+    warnings = (f"{source}: {where}.tube: {tube_warning}",) if tube_warning else ()
     return SpinPlan(
         index=index, label=label, kind=step.kind, rotor=rotor,
-        omega=step.omega(rotor), duration=step.duration, accel=step.accel, decel=step.decel, keep=step.keep,
+        omega=omega, duration=step.duration, accel=step.accel, decel=step.decel, keep=step.keep,
         wall_loss=step.wall_loss if step.keep == "pellet" else 0.0, tubes=tubes, liquid_per_tube=per_tube,
         runs=math.ceil(tubes / rotor.places), volume_in=volume_in, volume_out=volume_out, medium=medium,
         medium_out=medium_out, residual_volume=step.residual_volume,
-        geometry=tube_geometry(rotor, per_tube, step.residual_volume))
+        geometry=tube_geometry(rotor, per_tube, step.residual_volume), warnings=warnings)
 
 
 def kernel_params(geometry, rho_medium: float, viscosity: float, temperature: float, *, brownian: bool = True,

@@ -179,7 +179,7 @@ def plan_gradient(index: int, step, volume: float, medium, ctx) -> GradientPlan:
 
     src = ctx.source
     where = f"steps[{index}]"
-    rotor = ctx.rotors[step.rotor]
+    rotor = step.spun_rotor(ctx.rotors)   # with the step's tube (geometry, volumes); omega from the catalog's
     gm = ctx.gradient_media.get(step.medium)
     if gm is None:
         _fail(src, f"{where}.medium", f"unknown gradient medium {step.medium!r}; known gradient media: "
@@ -231,7 +231,7 @@ def plan_gradient(index: int, step, volume: float, medium, ctx) -> GradientPlan:
     edges = lamm.uniform_edges(r_men, b, LAMM_CELLS)
     grid = 0.5 * (edges[1:] + edges[:-1])
     w0 = initial_profile(grid, col, layers_w, volumes, load_end, sample_w)
-    omega = step.omega(rotor)
+    omega = step.omega(ctx.rotors[step.rotor])
     segments = geom.speed_profile(omega, step.duration, step.accel, step.decel)
     total = float(np.sum(segments[:, 0]))
     times = np.linspace(0.0, total, TABLE_ROWS)
@@ -262,6 +262,8 @@ def plan_gradient(index: int, step, volume: float, medium, ctx) -> GradientPlan:
     osm_t = osmolality_table(gm, w_t)
     w_mean = float(gm.mix(col.cell_volumes(edges), w_t[-1], temperature).mass_fraction)
     warnings = []
+    if step.tube is not None and step.tube.fill_warning(liquid):
+        warnings.append(f"{src}: {where}.tube: {step.tube.fill_warning(liquid)}")
     ends = [wl if isinstance(wl, tuple) else (wl, wl) for wl in layers_w]  # (top, bottom) of each layer
     for i in range(1, len(ends)):
         above, below = float(gm.density(ends[i][1], temperature)), float(gm.density(ends[i - 1][0], temperature))
